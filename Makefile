@@ -1,0 +1,40 @@
+# The README's two commands are `make demo` and `make test`; each sets up what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ENRICH_HOME ?= $(CURDIR)/runtime
+export ENRICH_HOME
+
+.PHONY: install demo test test-dbt lint bench postgres clean
+
+$(BIN)/enrich: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/enrich
+
+## The main job on the embedded engine: seed the reference dataset, run Steps D and E, print the gates.
+demo: install
+	$(BIN)/enrich seed --scale reference
+	$(BIN)/enrich run --step all --fresh
+
+## The whole test suite: Python tests (they also run dbt's unit and data tests) against real chDB and Postgres.
+test: install postgres
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check hooks bench
+
+bench: install postgres
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench
+
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
+	  echo "PostgreSQL is not answering on 127.0.0.1:5432" >&2; exit 1
+
+clean:
+	rm -rf runtime target logs

@@ -1,0 +1,80 @@
+"""The clickhouse-connect chDB client behind dbt-clickhouse's client wrapper."""
+
+import os
+from pathlib import Path
+
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import ProgrammingError
+from dbt.adapters.chdb.credentials import ChdbCredentials
+from dbt.adapters.clickhouse import dbclient
+from dbt.adapters.clickhouse.httpclient import ChHttpClient
+from dbt.adapters.exceptions import FailedToConnectError
+
+# HTTP-only settings that dbt-clickhouse adds for every client; the embedded engine has no
+# HTTP session to attach them to.
+_HTTP_ONLY_SETTINGS = ("session_id",)
+
+
+class EngineLockedError(FailedToConnectError):
+    """The chDB data directory is held by another process."""
+
+
+def engine_lock_holder(path: str) -> int | None:
+    """The pid recorded in chDB's ``<path>/status`` lock file, if a live process holds it."""
+    status = Path(path) / "status"
+    try:
+        text = status.read_text(errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("PID:"):
+            try:
+                pid = int(line.split(":", 1)[1])
+            except ValueError:
+                return None
+            return pid if pid != os.getpid() and _alive(pid) else None
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def open_chdb_client(path: str, settings: dict | None = None):
+    """Open the embedded engine at ``path``, turning chDB's lock failure into a clear error."""
+    Path(path).mkdir(parents=True, exist_ok=True)
+    try:
+        return clickhouse_connect.get_client(interface="chdb", path=path, settings=settings or {})
+    except ProgrammingError as ex:
+        holder = engine_lock_holder(path)
+        if holder is not None or "EmbeddedServer" in str(ex):
+            who = f"process {holder}" if holder is not None else "another process"
+            raise EngineLockedError(
+                f"The embedded ClickHouse data directory {os.path.realpath(path)} is in use by {who}. "
+                "chDB allows one process per data directory: wait for that process to finish, "
+                "or point this one at another directory (ENRICH_HOME / --home)."
+            ) from ex
+        raise
+
+
+class ChdbClientWrapper(ChHttpClient):
+    def _create_client(self, credentials: ChdbCredentials):
+        settings = {k: v for k, v in self._conn_settings.items() if k not in _HTTP_ONLY_SETTINGS}
+        return open_chdb_client(credentials.path, settings)
+
+    def _ensure_database(self, database_engine, cluster_name) -> None:
+        # dbt-clickhouse remembers per process that a database exists. The embedded engine's
+        # databases can be dropped underneath it (a reset, a test wiping the directory), so
+        # always probe again: the probe is in-process and costs microseconds.
+        with dbclient._database_lock:
+            dbclient._ensured_databases.discard(self.database)
+        super()._ensure_database(database_engine, cluster_name)
+
+    def close(self):
+        self._client.close()

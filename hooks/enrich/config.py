@@ -1,0 +1,64 @@
+"""Where the project, its runtime files and its warehouse settings come from."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+ENV_FILE = ".env.local"
+
+
+@dataclass(frozen=True)
+class Config:
+    """One invocation's settings; the environment is read once, when it is built."""
+
+    home: Path
+    target: str | None
+    project_dir: Path = PROJECT_DIR
+
+    @property
+    def profiles_dir(self) -> Path:
+        return self.project_dir / "profiles"
+
+    @property
+    def chdb_path(self) -> Path:
+        return self.home / "chdb"
+
+    @classmethod
+    def from_env(cls, home: str | None = None, target: str | None = None) -> Config:
+        """Settings from the command line, then the environment, then `.env.local`.
+
+        The resolved home and target are written back to the environment because dbt's
+        profile reads them from there (`env_var('ENRICH_HOME')`, `env_var('ENRICH_TARGET')`).
+        """
+        load_env_file(Path.cwd() / ENV_FILE)
+        if PROJECT_DIR != Path.cwd():
+            load_env_file(PROJECT_DIR / ENV_FILE)
+        resolved_home = Path(home or os.environ.get("ENRICH_HOME") or PROJECT_DIR / "runtime").resolve()
+        resolved_target = target or os.environ.get("ENRICH_TARGET") or None
+        os.environ["ENRICH_HOME"] = str(resolved_home)
+        if resolved_target:
+            os.environ["ENRICH_TARGET"] = resolved_target
+        resolved_home.mkdir(parents=True, exist_ok=True)
+        return cls(home=resolved_home, target=resolved_target)
+
+
+def load_env_file(path: Path) -> None:
+    """Read KEY=VALUE lines into the environment; variables already set win."""
+    if not path.is_file():
+        return
+    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :]
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ValueError(f"{path}:{number}: expected KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        os.environ.setdefault(key.strip(), value)

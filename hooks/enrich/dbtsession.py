@@ -1,0 +1,73 @@
+"""In-process dbt invocations that share one parsed manifest.
+
+A changed `--vars` makes dbt re-parse the project (about a second on these machines); the
+runner changes vars on every batch, so the manifest is parsed once and handed to each
+invocation instead.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dbt.cli.main import dbtRunner, dbtRunnerResult
+
+from enrich.config import Config
+
+
+class DbtError(RuntimeError):
+    """A dbt invocation failed; the message names the command and dbt's own error."""
+
+
+class DbtSession:
+    def __init__(self, config: Config, quiet: bool = True) -> None:
+        self._config = config
+        self._quiet = quiet
+        self._manifest: Any = None
+
+    def _base_args(self) -> list[str]:
+        args = [
+            "--project-dir", str(self._config.project_dir),
+            "--profiles-dir", str(self._config.profiles_dir),
+            # Artifacts live with the runtime data, so two homes never share a target/ folder.
+            "--target-path", str(self._config.home / "dbt" / "target"),
+        ]
+        if self._config.target:
+            args += ["--target", self._config.target]
+        return args
+
+    def _global_args(self) -> list[str]:
+        flags = ["--log-path", str(self._config.home / "dbt" / "logs")]
+        return [*flags, "--quiet"] if self._quiet else flags
+
+    @property
+    def manifest(self) -> Any:
+        if self._manifest is None:
+            result = dbtRunner().invoke([*self._global_args(), "parse", *self._base_args()])
+            self._raise_on_failure(result, "parse")
+            self._manifest = result.result
+        return self._manifest
+
+    def invoke(self, command: str, *args: str, variables: dict[str, Any] | None = None) -> dbtRunnerResult:
+        """Run one dbt command on the shared manifest; raise DbtError when dbt itself fails."""
+        argv = [*self._global_args(), command, *args, *self._base_args()]
+        if variables:
+            argv += ["--vars", json.dumps(variables)]
+        result = dbtRunner(manifest=self.manifest).invoke(argv)
+        if result.exception is not None:
+            raise DbtError(f"dbt {command} failed: {result.exception}") from result.exception
+        return result
+
+    def run_operation(self, macro: str, macro_args: dict[str, Any] | None = None) -> None:
+        args = [macro]
+        if macro_args:
+            args += ["--args", json.dumps(macro_args)]
+        result = self.invoke("run-operation", *args)
+        self._raise_on_failure(result, f"run-operation {macro}")
+
+    @staticmethod
+    def _raise_on_failure(result: dbtRunnerResult, what: str) -> None:
+        if result.exception is not None:
+            raise DbtError(f"dbt {what} failed: {result.exception}") from result.exception
+        if not result.success:
+            raise DbtError(f"dbt {what} failed; see the log above")

@@ -1,0 +1,77 @@
+"""Connections to the warehouse the dbt profile points at, for the work dbt does not do."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from enrich.config import Config
+
+
+@dataclass(frozen=True)
+class Target:
+    """The parts of the rendered dbt target the Python side needs."""
+
+    name: str
+    type: str
+    database: str
+    # repr=False: the credentials hold the password, and a Target may end up in a log line.
+    credentials: Any = field(repr=False)
+
+    @property
+    def embedded(self) -> bool:
+        return self.type == "chdb"
+
+
+def resolve_target(config: Config) -> Target:
+    """Render `profiles/profiles.yml` exactly as dbt does, so both sides see one warehouse."""
+    from argparse import Namespace
+
+    from dbt.config.profile import Profile, read_profile
+    from dbt.config.renderer import ProfileRenderer
+    from dbt.flags import set_from_args
+    from dbt_common.context import set_invocation_context
+
+    set_from_args(Namespace(), None)
+    set_invocation_context(os.environ)
+    raw = read_profile(str(config.profiles_dir))
+    profile = Profile.from_raw_profiles(raw, "enrich", ProfileRenderer({}), target_override=config.target)
+    credentials = profile.credentials
+    return Target(
+        name=profile.target_name,
+        type=credentials.type,
+        database=credentials.schema,
+        credentials=credentials,
+    )
+
+
+def connect(target: Target) -> Client:
+    """A clickhouse-connect client for the target: the embedded engine or an HTTP server."""
+    creds = target.credentials
+    if target.embedded:
+        from dbt.adapters.chdb.client import open_chdb_client
+
+        return open_chdb_client(creds.path)
+    return clickhouse_connect.get_client(
+        host=creds.host,
+        port=creds.port,
+        username=creds.user,
+        password=creds.password,
+        secure=creds.secure,
+        verify=creds.verify,
+        connect_timeout=creds.connect_timeout,
+        send_receive_timeout=creds.send_receive_timeout,
+    )
+
+
+def quote_identifier(name: str) -> str:
+    """Backquote a database or table name; values never go through here, only bound parameters."""
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+def table(database: str, name: str) -> str:
+    return f"{quote_identifier(database)}.{quote_identifier(name)}"
