@@ -68,19 +68,20 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--append", action="store_true", help="add the rows instead of replacing the tables")
     load.set_defaults(handler=_cmd_load)
 
-    seed = commands.add_parser("seed", help="generate a deterministic synthetic dataset into the source tables")
+    seed = commands.add_parser("seed", help="generate a deterministic synthetic dataset as the source tables")
     seed.add_argument("--scale", choices=["tiny", "reference", "10x"], default="reference")
     seed.add_argument("--seed", type=int, default=42)
     seed.set_defaults(handler=_cmd_seed)
 
-    export = commands.add_parser("export", help="write a model, source or the quarantine to .csv or .parquet")
+    export = commands.add_parser("export", help="write a model, source or quarantine to .csv or .parquet")
     export.add_argument("name")
     export.add_argument("--out", required=True)
     export.set_defaults(handler=_cmd_export)
 
     run = commands.add_parser("run", help="run Step D, Step E and the gates in resumable batches")
     run.add_argument("--step", choices=["D", "E", "all"], default="all")
-    run.add_argument("--batch-size", type=int, default=None, help="pairs per batch (default $BATCH_SIZE or automatic)")
+    run.add_argument("--batch-size", type=int, default=None,
+                     help="pairs per batch (default $BATCH_SIZE or automatic)")
     mode = run.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue after the last committed batch")
     mode.add_argument("--fresh", action="store_true", help="discard the checkpoint and start over")
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     gates = commands.add_parser("gates", help="run the validation gates (dbt tests) and print the gate table")
     gates.set_defaults(handler=_cmd_gates)
 
-    dbt = commands.add_parser("dbt", help="run dbt with this project's settings and .env.local, e.g. enrich dbt test")
+    dbt = commands.add_parser("dbt", help="run dbt with .env.local and --home applied, e.g. enrich dbt test")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     dbt.set_defaults(handler=_cmd_dbt)
     return parser

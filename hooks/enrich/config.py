@@ -34,7 +34,7 @@ class Config:
         profile reads them from there (`env_var('ENRICH_HOME')`, `env_var('ENRICH_TARGET')`).
         """
         load_env_file(Path.cwd() / ENV_FILE)
-        if PROJECT_DIR != Path.cwd():
+        if Path.cwd() != PROJECT_DIR:
             load_env_file(PROJECT_DIR / ENV_FILE)
         resolved_home = Path(home or os.environ.get("ENRICH_HOME") or PROJECT_DIR / "runtime").resolve()
         resolved_target = target or os.environ.get("ENRICH_TARGET") or None

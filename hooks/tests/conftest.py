@@ -42,8 +42,9 @@ def enrich_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_enrich(home: Path, *args: str, env: dict[str, str] | None = None, check: bool = True,
-               timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run_enrich(
+    home: Path, *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """Run `enrich --home HOME ARGS...` to completion and return its output."""
     proc = subprocess.run(
         [sys.executable, "-m", "enrich", "--home", str(home), *args],
@@ -52,7 +53,8 @@ def run_enrich(home: Path, *args: str, env: dict[str, str] | None = None, check:
     )
     if check and proc.returncode != 0:
         raise AssertionError(
-            f"enrich {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+            f"enrich {' '.join(args)} exited {proc.returncode}\n"
+            f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
         )
     return proc
 
