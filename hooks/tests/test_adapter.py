@@ -1,0 +1,99 @@
+"""The `chdb` dbt adapter plugin and the targets of profiles/profiles.yml."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import PROJECT_DIR, enrich_env, run_enrich
+
+HOLD_ENGINE = """
+import sys, time
+from enrich.config import Config
+from enrich.warehouse import connect, resolve_target
+client = connect(resolve_target(Config.from_env(home=sys.argv[1])))
+print("holding", flush=True)
+time.sleep(60)
+"""
+
+
+def test_second_process_gets_a_clear_error_naming_path_and_pid(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_ENGINE, str(tmp_path)],
+        cwd=PROJECT_DIR, env=enrich_env(), stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        proc = run_enrich(tmp_path, "dbt", "run-operation", "create_sources", check=False)
+        output = proc.stdout + proc.stderr
+        assert proc.returncode != 0
+        assert str((tmp_path / "chdb").resolve()) in output
+        assert f"process {holder.pid}" in output
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_engine_is_free_again_after_the_holder_exits(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_ENGINE, str(tmp_path)],
+        cwd=PROJECT_DIR, env=enrich_env(), stdout=subprocess.PIPE, text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    holder.kill()
+    holder.wait()
+    time.sleep(0.2)
+    run_enrich(tmp_path, "dbt", "run-operation", "create_sources")
+
+
+DROP_AND_RECREATE = """
+import sys
+from enrich.config import Config
+from enrich.dbtsession import DbtSession
+from enrich.warehouse import connect, resolve_target
+config = Config.from_env(home=sys.argv[1])
+session = DbtSession(config)
+session.run_operation("create_sources")
+target = resolve_target(config)
+client = connect(target)
+client.command("drop database " + target.database)
+# dbt-clickhouse would trust its per-process "database exists" cache here and fail.
+session.run_operation("create_sources")
+print(client.command("exists table " + target.database + ".trades_raw"))
+"""
+
+
+def test_a_dropped_database_is_recreated_within_one_process(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", DROP_AND_RECREATE, str(tmp_path)],
+        cwd=PROJECT_DIR, env=enrich_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "1"
+
+
+def test_server_target_parses_without_a_server(tmp_path: Path) -> None:
+    env = enrich_env(ENRICH_HOME=str(tmp_path), CLICKHOUSE_HOST="clickhouse.invalid", CLICKHOUSE_PORT="8443")
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "parse", "--target", "server",
+         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_env_local_supplies_server_settings_without_overriding_the_environment(tmp_path: Path) -> None:
+    (tmp_path / ".env.local").write_text("CLICKHOUSE_HOST=from-file\nexport CLICKHOUSE_PORT='9999'\n")
+    code = (
+        "import os; from enrich.config import Config; from enrich.warehouse import resolve_target;"
+        "t = resolve_target(Config.from_env(home=os.getcwd(), target='server'));"
+        "print(t.type, t.credentials.host, t.credentials.port)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=enrich_env(CLICKHOUSE_PORT="8124"),
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["clickhouse", "from-file", "8124"]
