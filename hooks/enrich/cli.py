@@ -28,9 +28,9 @@ def _cmd_seed(args: argparse.Namespace, config: Config) -> int:
 
 
 def _cmd_export(args: argparse.Namespace, config: Config) -> int:
-    from enrich import loader
+    from enrich.export import export_relation
 
-    rows = loader.export(config, args.name, Path(args.out))
+    rows = export_relation(config, args.name, Path(args.out))
     print(f"exported {rows} rows of {args.name} to {args.out}")
     return 0
 

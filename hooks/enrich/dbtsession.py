@@ -13,9 +13,10 @@ from typing import Any
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 from enrich.config import Config
+from enrich.errors import EnrichError
 
 
-class DbtError(RuntimeError):
+class DbtError(EnrichError):
     """A dbt invocation failed; the message names the command and dbt's own error."""
 
 

@@ -1,0 +1,145 @@
+"""`enrich seed`: replace the source tables with a deterministic synthetic closed-system dataset.
+
+The rows are generated inside the warehouse (statements in `enrich.seed_sql`) into a scratch
+database, then each source table is swapped in with EXCHANGE TABLES, so a failed seed leaves the
+previous contents untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from itertools import accumulate
+from string import Template
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from enrich import seed_sql
+from enrich.config import Config
+from enrich.dbtsession import DbtSession
+from enrich.errors import EnrichError
+from enrich.warehouse import connect, quote_identifier, resolve_target
+
+SOURCE_TABLES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Wallet pools and the shape of the conditions; `pairs` is met exactly."""
+
+    whales: int  # market makers, each in a large share of all conditions
+    tiers: tuple[int, ...]  # trader wallets per tier ...
+    tier_percent: tuple[int, ...]  # ... and the percentage of every condition's traders it supplies
+    pairs: int
+    size_min: int  # participants per condition: size_min + a heavy tail, at most size_cap
+    size_scale: float
+    size_cap: int
+    mean_extra_actions: float  # actions a trader starts in a condition, beyond the first
+
+    @property
+    def wallets(self) -> int:
+        return self.whales + sum(self.tiers)
+
+
+# A tier's share of the traders of every condition. A tier must hold at least its share of the
+# largest condition's traders, so a condition never needs one wallet twice.
+TIER_PERCENT = (10, 20, 25, 25, 20)
+# The reference scale of docs/domain.md: 2,839 wallets, 136,931 pairs. 10x scales both.
+SCALES = {
+    "tiny": Scale(whales=3, tiers=(3, 6, 12, 16, 20), tier_percent=TIER_PERCENT, pairs=400,
+                  size_min=7, size_scale=4.0, size_cap=24, mean_extra_actions=2.1),
+    "reference": Scale(whales=12, tiers=(39, 150, 450, 900, 1_288), tier_percent=TIER_PERCENT,
+                       pairs=136_931, size_min=7, size_scale=10.0, size_cap=300, mean_extra_actions=2.1),
+    "10x": Scale(whales=120, tiers=(390, 1_500, 4_500, 9_000, 12_880), tier_percent=TIER_PERCENT,
+                 pairs=1_369_310, size_min=7, size_scale=10.0, size_cap=300, mean_extra_actions=2.1),
+}
+MAX_MAKERS = 3
+
+
+@dataclass(frozen=True)
+class SeedSummary:
+    scale: str
+    seed: int
+    database: str
+    wallets: int
+    pairs: int
+    conditions: int
+    resolved: int
+    trades: int
+    ctf_events: int
+    seconds: float
+
+    def describe(self) -> str:
+        return (
+            f"seeded {self.database} ({self.scale}, seed {self.seed}) in {self.seconds:.1f} s: "
+            f"{self.wallets:,} wallets, {self.conditions:,} conditions "
+            f"({self.resolved:,} resolved, {self.conditions - self.resolved:,} unresolved), "
+            f"{self.pairs:,} pairs, {self.trades:,} trades, {self.ctf_events:,} ctf events"
+        )
+
+
+def seed(config: Config, scale: str = "reference", seed: int = 42) -> SeedSummary:
+    if scale not in SCALES:
+        raise EnrichError(f"unknown seed scale {scale!r}; choose one of {', '.join(SCALES)}")
+    if not 0 <= seed < 2**64:
+        raise EnrichError(f"--seed must be between 0 and 2**64 - 1, got {seed}")
+    started = time.monotonic()
+    DbtSession(config).run_operation("create_sources")
+    target = resolve_target(config)
+    client = connect(target)
+    generate(client, target.database, SCALES[scale], seed)
+    counts = client.query(_sql(seed_sql.SUMMARY, target.database)).result_rows[0]
+    wallets, pairs, conditions, resolved, trades, ctf_events = (int(v) for v in counts)
+    return SeedSummary(scale, seed, target.database, wallets, pairs, conditions, resolved, trades,
+                       ctf_events, time.monotonic() - started)
+
+
+def generate(client: Client, database: str, scale: Scale, seed: int) -> None:
+    """Build the dataset in `<database>__seed`, swap it into the source tables, drop the scratch."""
+    parameters: dict[str, Any] = {
+        "seed": seed,
+        "whales": scale.whales,
+        "tier_sizes": list(scale.tiers),
+        "tier_cum_percent": list(accumulate(scale.tier_percent)),
+        "tier_bases": [scale.whales + base for base in accumulate(scale.tiers, initial=0)][:-1],
+        "target_pairs": scale.pairs,
+        "size_min": scale.size_min,
+        "size_scale": scale.size_scale,
+        "size_cap": scale.size_cap,
+        # Every condition has at least size_min participants, so this many candidates always suffice.
+        "max_conditions": scale.pairs // scale.size_min + 1,
+        "max_makers": min(MAX_MAKERS, scale.whales),
+        "mean_extra_actions": scale.mean_extra_actions,
+    }
+
+    # INSERT ... SELECT sorts and writes its parts on one thread unless told otherwise.
+    settings = {"max_insert_threads": os.cpu_count() or 1}
+
+    def run(statement: str) -> None:
+        sql = _sql(statement, database)
+        # Without a {name:Type} placeholder the client falls back to %-formatting, which `%` breaks.
+        used = {name: value for name, value in parameters.items() if f"{{{name}:" in sql}
+        client.command(sql, parameters=used or None, settings=settings)
+
+    run(seed_sql.DROP_SCRATCH)
+    try:
+        run(seed_sql.CREATE_SCRATCH)
+        for statement in (seed_sql.CONDITIONS, seed_sql.ACTIONS, seed_sql.LEGS, *seed_sql.TRADER_LEGS,
+                          seed_sql.MAKERS, *seed_sql.MAKER_LEGS, seed_sql.REDEEMS):
+            run(statement)
+        for name in SOURCE_TABLES:
+            run(seed_sql.COPY_STRUCTURE.format(name=name))
+        for statement in (seed_sql.TRADES, seed_sql.CTF_EVENTS, seed_sql.MARKETS_DIM, seed_sql.RESOLUTIONS):
+            run(statement)
+        for name in SOURCE_TABLES:
+            run(seed_sql.EXCHANGE.format(name=name))
+    finally:
+        run(seed_sql.DROP_SCRATCH)
+
+
+def _sql(statement: str, database: str) -> str:
+    return Template(statement).substitute(
+        s=quote_identifier(f"{database}__seed"), t=quote_identifier(database)
+    )

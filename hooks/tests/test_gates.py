@@ -1,0 +1,203 @@
+"""`enrich gates` on the tiny seeded dataset: every gate passes, then each is broken on purpose.
+
+Each scenario breaks one thing, checks the gate line (symbol and numbers) and the exit code, then
+puts the warehouse back as it was. Expected numbers come from the warehouse state before the
+damage or from the raw source rows, never from the gate's own output.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from conftest import query, run_enrich
+
+LABELS = ["1 markets_missing_dim", "2 pnl_nulls", "3 wallets_with_outcomes", "4 pending_mutations",
+          "bad_markets", "quarantine_summary"]
+
+
+def gates(home: Path) -> tuple[int, dict[str, tuple[str, str, str]], str]:
+    """Run `enrich gates`: exit code, label -> (symbol, expected, actual), full output."""
+    proc = run_enrich(home, "gates", check=False)
+    lines = {}
+    line = re.compile(r"^  (✅|⚠️|❌) (\S+(?: \S+)?)\s+expected (\S+)\s+actual (\S+)$", re.M)
+    for match in line.finditer(proc.stdout):
+        symbol, label, expected, actual = match.groups()
+        lines[label] = (symbol, expected, actual)
+    assert set(lines) == set(LABELS), proc.stdout + proc.stderr
+    return proc.returncode, lines, proc.stdout
+
+
+def symbols(lines: dict[str, tuple[str, str, str]]) -> dict[str, str]:
+    return {label: value[0] for label, value in lines.items()}
+
+
+def all_pass_but(**changed: str) -> dict[str, str]:
+    expected = {label: "✅" for label in LABELS}
+    for key, symbol in changed.items():
+        expected[next(label for label in LABELS if label.replace(" ", "_").endswith(key))] = symbol
+    return expected
+
+
+def wallets_with_positions(home: Path) -> int:
+    """Gate 3's expectation recomputed in Python from the raw source rows (docs/domain.md, section 4)."""
+    resolved = {r[0] for r in query(home, "select condition_id from polymarket.resolutions")}
+    held: dict[tuple[str, str, int], Decimal] = defaultdict(Decimal)
+    for wallet, condition, outcome, side, shares in query(
+            home, "select wallet_address, condition_id, outcome_index, toString(side), toString(shares) "
+                  "from polymarket.trades_raw"):
+        held[(wallet, condition, outcome)] += Decimal(shares) * (1 if side == "BUY" else -1)
+    for wallet, condition, outcome, kind, shares in query(
+            home, "select wallet_address, condition_id, outcome_index, toString(event_type), "
+                  "toString(shares) from polymarket.ctf_events"):
+        if kind != "REDEEM":
+            held[(wallet, condition, outcome)] += Decimal(shares) * (1 if kind == "SPLIT" else -1)
+    per_pair: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for (wallet, condition, _), shares in held.items():
+        if condition in resolved:
+            per_pair[(wallet, condition)] += max(shares, Decimal(0))
+    return len({wallet for (wallet, _), total in per_pair.items() if total >= Decimal("0.01")})
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("gates") / "home"
+    run_enrich(home, "seed", "--scale", "tiny")
+    run_enrich(home, "run", "--step", "all", "--fresh")
+    return home
+
+
+def test_every_gate_passes_on_the_closed_seed(home: Path) -> None:
+    code, lines, _ = gates(home)
+    assert code == 0
+    assert symbols(lines) == all_pass_but()
+    wallets = wallets_with_positions(home)
+    assert wallets > 0
+    assert lines["3 wallets_with_outcomes"][1:] == (str(wallets), str(wallets))
+
+
+def test_quarantined_rows_warn_without_failing(home: Path) -> None:
+    # a copy of a valid fill with shares = 0: quarantined for that reason alone
+    query(home, "insert into polymarket.trades_raw select 'gate-test-bad', tx_hash, block_time, "
+                "wallet_address, market_id, condition_id, outcome_index, side, 0, 0, 0 "
+                "from polymarket.trades_raw order by trade_id limit 1")
+    try:
+        code, lines, out = gates(home)
+        assert code == 0
+        assert symbols(lines) == all_pass_but(quarantine_summary="⚠️")
+        assert lines["quarantine_summary"][2] == "1"
+        assert re.search(r"^  trades_raw  shares <= 0  1$", out, re.M), out
+    finally:
+        query(home, "delete from polymarket.trades_raw where trade_id = 'gate-test-bad'")
+
+
+def test_one_missing_market_warns_and_two_fail(home: Path) -> None:
+    markets = [r[0] for r in query(home, "select distinct market_id from polymarket.trades_raw "
+                                         "order by market_id limit 2")]
+    query(home, "create table polymarket.markets_dim_backup as polymarket.markets_dim")
+    query(home, "insert into polymarket.markets_dim_backup select * from polymarket.markets_dim")
+    try:
+        query(home, "delete from polymarket.markets_dim where market_id = {m:String}", {"m": markets[0]})
+        code, lines, _ = gates(home)
+        assert code == 0
+        assert symbols(lines) == all_pass_but(markets_missing_dim="⚠️")
+        assert lines["1 markets_missing_dim"][2] == "1"
+
+        query(home, "delete from polymarket.markets_dim where market_id = {m:String}", {"m": markets[1]})
+        code, lines, out = gates(home)
+        assert code == 1
+        assert symbols(lines) == all_pass_but(markets_missing_dim="❌")
+        assert lines["1 markets_missing_dim"][2] == "2"
+        assert "fix: Load the missing market dimensions (enrich dims --missing" in out
+    finally:
+        query(home, "insert into polymarket.markets_dim select * from polymarket.markets_dim_backup "
+                    "where market_id in {m:Array(String)}", {"m": markets})
+        query(home, "drop table polymarket.markets_dim_backup")
+
+
+def test_resolved_pairs_and_trades_without_pnl_fail(home: Path) -> None:
+    key, pairs = query(home, "select batch_key, count() from polymarket.pnl_positions where is_resolved = 1 "
+                             "group by batch_key order by count() desc limit 1")[0]
+    trades = query(home, "select count() from polymarket.pnl where batch_key = {k:UInt16} "
+                         "and is_resolved = 1 and flow_type in ('BUY', 'SELL')", {"k": key})[0][0]
+    assert pairs > 0 and trades > 0
+    for name in ("pnl", "pnl_positions"):
+        query(home, f"create table polymarket.{name}_backup as polymarket.{name}")
+        query(home, f"insert into polymarket.{name}_backup select * from polymarket.{name} "
+                    "where batch_key = {k:UInt16}", {"k": key})
+        query(home, f"alter table polymarket.{name} drop partition {{k:UInt16}}", {"k": key})
+    try:
+        code, lines, out = gates(home)
+        assert code == 1
+        assert symbols(lines) == all_pass_but(pnl_nulls="❌")
+        assert lines["2 pnl_nulls"][2] == str(pairs + trades)
+        assert "fix: Re-run Step D in resume mode: enrich run --step D --resume" in out
+    finally:
+        for name in ("pnl", "pnl_positions"):
+            query(home, f"insert into polymarket.{name} select * from polymarket.{name}_backup")
+            query(home, f"drop table polymarket.{name}_backup")
+
+
+def test_missing_outcome_rows_fail_gate_3(home: Path) -> None:
+    baseline = wallets_with_positions(home)
+    wallet = query(home, "select wallet_address from polymarket.wallet_resolution_outcomes "
+                         "group by wallet_address order by count(), wallet_address limit 1")[0][0]
+    query(home, "create table polymarket.outcomes_backup as polymarket.wallet_resolution_outcomes")
+    query(home, "insert into polymarket.outcomes_backup select * from polymarket.wallet_resolution_outcomes "
+                "where wallet_address = {w:String}", {"w": wallet})
+    query(home, "delete from polymarket.wallet_resolution_outcomes where wallet_address = {w:String}",
+          {"w": wallet})
+    try:
+        code, lines, out = gates(home)
+        assert code == 1
+        assert symbols(lines) == all_pass_but(wallets_with_outcomes="❌")
+        assert lines["3 wallets_with_outcomes"][1:] == (str(baseline), str(baseline - 1))
+        assert "fix: Re-run Step E" in out
+    finally:
+        query(home, "insert into polymarket.wallet_resolution_outcomes "
+                    "select * from polymarket.outcomes_backup")
+        query(home, "drop table polymarket.outcomes_backup")
+
+
+def test_a_stuck_mutation_fails_gate_4(home: Path) -> None:
+    query(home, "create table polymarket.gate_probe (k UInt32, v UInt32) engine = MergeTree order by k")
+    query(home, "insert into polymarket.gate_probe select number, number from numbers(10)")
+    # throwIf makes the mutation fail on every attempt: it stays is_done = 0 until killed
+    query(home, "alter table polymarket.gate_probe update v = throwIf(k = 3) + v where 1 "
+                "settings mutations_sync = 0")
+    try:
+        assert query(home, "select count() from system.mutations where database = 'polymarket' "
+                           "and table = 'gate_probe' and is_done = 0") == [(1,)]
+        code, lines, out = gates(home)
+        assert code == 1
+        assert symbols(lines) == all_pass_but(pending_mutations="❌")
+        assert lines["4 pending_mutations"][2] == "1"
+        assert "latest_fail_reason" in out
+    finally:
+        query(home, "kill mutation where database = 'polymarket' and table = 'gate_probe' sync")
+        query(home, "drop table polymarket.gate_probe")
+
+
+def test_a_missing_fill_leg_breaks_conservation(home: Path) -> None:
+    # A BUY leg whose removal changes its market's P&L by shares * p - usd_value, well above 0.01.
+    trade_id, market = query(home, """
+        select t.trade_id, t.market_id
+        from polymarket.trades_raw t
+        inner join polymarket.resolutions r using (condition_id)
+        where t.side = 'BUY'
+          and abs(t.shares * r.payout_numerators[t.outcome_index + 1] / arraySum(r.payout_numerators)
+                  - t.usd_value) > 0.05
+        order by t.trade_id
+        limit 1""")[0]
+    query(home, "delete from polymarket.trades_raw where trade_id = {t:String}", {"t": trade_id})
+    proc = run_enrich(home, "run", "--step", "all", check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert re.search(r"^  ❌ bad_markets\s+expected 0\s+actual 1$", proc.stdout, re.M), proc.stdout
+    listing = proc.stdout.split("Bad markets (conservation):", 1)[1]
+    assert re.search(rf"^  {re.escape(market)}  ", listing, re.M), proc.stdout
+    code, lines, _ = gates(home)
+    assert code == 1
+    assert symbols(lines) == all_pass_but(bad_markets="❌")

@@ -1,0 +1,337 @@
+"""Step D as dbt models on a real embedded warehouse: unit tests, batch ranges, quarantine.
+
+The data is small and hand-made; every expected number below is worked out by hand from
+docs/domain.md (sections 3 and 6), not copied from output.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT_DIR, enrich_env, query, run_enrich
+
+MY_MODELS = ("+pnl_positions", "+quarantine")
+D = "2024-01-01 00:00:00"
+
+MARKETS = [
+    # market_id, condition_id, outcome_count
+    ("m_yes", "0xyes", 2), ("m_half", "0xhalf", 2), ("m_multi", "0xmulti", 3), ("m_open", "0xopen", 2),
+    ("m_vanish", "0xvanish", 2), ("m_badlen", "0xbadlen", 2), ("m_zero", "0xzero", 2),
+    ("m_dup", "0xdup", 2), ("m_late", "0xlate", 2),
+    ("m_yes", "0xyes", 2),                           # identical copy: collapsed
+    ("", "0xbad", 2),                                # empty market_id
+    ("m_conf", "0xbad", 2), ("m_conf", "0xbad", 3),  # same id, different content: both quarantined
+]
+RESOLUTIONS = [
+    ("0xyes", [1, 0], "2024-06-01 00:00:00"), ("0xhalf", [1, 1], "2024-06-01 00:00:00"),
+    ("0xmulti", [2, 1, 0], "2024-06-01 00:00:00"), ("0xvanish", [0, 1], "2024-06-01 00:00:00"),
+    ("0xlate", [1, 0], "2024-02-01 00:00:00"),
+    ("0xyes", [1, 0], "2024-06-01 00:00:00"),        # identical copy: collapsed
+    ("0xbadlen", [1, 0, 0], "2024-06-01 00:00:00"),  # length 3 for a binary market
+    ("0xzero", [0, 0], "2024-06-01 00:00:00"),       # sum 0
+    ("0xdup", [1, 0], "2024-06-01 00:00:00"), ("0xdup", [0, 1], "2024-06-01 00:00:00"),
+    ("0xghost", [1, 0], "2024-06-01 00:00:00"),      # no flows
+]
+INJECTION_ID = "x' OR 1=1 --"
+DROP_ID = "'); drop table pnl; --"
+
+
+def _trade(trade_id, wallet, market, condition, outcome, side, shares, usd, fee="0", time=D):
+    return [trade_id, "0xtx", time, wallet, market, condition, outcome, side, shares, usd, fee]
+
+
+def _worked_example(prefix: str, market: str, condition: str) -> list[list]:
+    """The contract's worked example: A, B, M, C trading one binary condition."""
+    return [
+        _trade(f"{prefix}1", "A", market, condition, 0, "BUY", "100", "40"),
+        _trade(f"{prefix}2", "B", market, condition, 1, "BUY", "100", "60"),
+        _trade(f"{prefix}3", "M", market, condition, 0, "SELL", "100", "60"),
+        _trade(f"{prefix}4", "A", market, condition, 0, "BUY", "100", "60"),
+        _trade(f"{prefix}5", "A", market, condition, 0, "SELL", "50", "35"),
+        _trade(f"{prefix}6", "C", market, condition, 0, "BUY", "50", "35"),
+    ]
+
+
+VALID_TRADES = [
+    *_worked_example("y", "m_yes", "0xyes"),
+    *_worked_example("h", "m_half", "0xhalf"),
+    _trade("mu1", "W", "m_multi", "0xmulti", 0, "BUY", "10", "5", "0.1"),
+    _trade("mu2", "V", "m_multi", "0xmulti", 0, "SELL", "10", "5", "0.1"),
+    _trade("op1", "W", "m_open", "0xopen", 1, "BUY", "10", "3"),
+    _trade(INJECTION_ID, "W", "m_open", "0xopen", 0, "BUY", "1", "0.5"),
+    _trade("va1", "W", "m_vanish", "0xvanish", 1, "BUY", "10", "4"),
+    _trade("va2", "V", "m_vanish", "0xvanish", 1, "SELL", "10", "4"),
+    _trade("bl1", "W", "m_badlen", "0xbadlen", 0, "BUY", "10", "5"),
+    _trade("z1", "W", "m_zero", "0xzero", 0, "BUY", "10", "5"),
+    _trade("d1", "W", "m_dup", "0xdup", 0, "BUY", "10", "5"),
+    _trade("la1", "W", "m_late", "0xlate", 0, "BUY", "10", "5", time="2024-01-15 00:00:00"),
+    # no market and no resolution: n is unknown, so outcome 7 cannot be checked
+    _trade("nm1", "W", "m_nowhere", "0xnomarket", 7, "BUY", "10", "5"),
+]
+IDENTICAL = _trade("same", "W", "m_open", "0xopen", 0, "BUY", "2", "1")
+# trade_id -> the reason staging must give it
+BAD_TRADES = {
+    "": (_trade("", "W", "m_open", "0xopen", 0, "BUY", "1", "0.5"), "empty trade_id"),
+    "b_wallet": (_trade("b_wallet", "", "m_open", "0xopen", 0, "BUY", "1", "0.5"), "empty wallet_address"),
+    "b_market": (_trade("b_market", "W", "", "0xopen", 0, "BUY", "1", "0.5"), "empty market_id"),
+    "b_cond": (_trade("b_cond", "W", "m_nowhere", "", 0, "BUY", "1", "0.5"), "empty condition_id"),
+    "b_shares": (_trade("b_shares", "W", "m_open", "0xopen", 0, "BUY", "0", "0"), "shares <= 0"),
+    "b_price": (_trade("b_price", "W", "m_open", "0xopen", 0, "BUY", "10", "15"), "price outside [0, 1]"),
+    "b_negusd": (_trade("b_negusd", "W", "m_open", "0xopen", 0, "SELL", "10", "-1"), "price outside [0, 1]"),
+    "b_fee": (_trade("b_fee", "W", "m_open", "0xopen", 0, "BUY", "10", "5", "-0.1"), "fee_usd < 0"),
+    "b_outcome": (_trade("b_outcome", "W", "m_open", "0xopen", 5, "BUY", "10", "5"),
+                  "outcome_index >= outcome_count"),
+    "la2": (_trade("la2", "V", "m_late", "0xlate", 0, "BUY", "1", "0.5", time="2024-03-01 00:00:00"),
+            "fill after the condition resolved"),
+    "b_mismatch": (_trade("b_mismatch", "W", "m_yes", "0xopen", 0, "BUY", "1", "0.5"),
+                   "market_id belongs to another condition"),
+    DROP_ID: (_trade(DROP_ID, "W", "m_open", "0xopen", 0, "BUY", "0", "0"), "shares <= 0"),
+}
+# two copies of one id with different content, on different conditions (hence batches)
+CONFLICTING = [
+    _trade("b_conflict", "W", "m_open", "0xopen", 0, "BUY", "10", "3"),
+    _trade("b_conflict", "W", "m_half", "0xhalf", 0, "BUY", "10", "4"),
+]
+TRADES = [*VALID_TRADES, IDENTICAL, IDENTICAL, IDENTICAL, *(row for row, _ in BAD_TRADES.values()),
+          *CONFLICTING]
+
+CTF_EVENTS = [
+    ["ys1", D, "M", "m_yes", "0xyes", 0, "SPLIT", "100", "50"],
+    ["ys2", D, "M", "m_yes", "0xyes", 1, "SPLIT", "100", "50"],
+    ["hs1", D, "M", "m_half", "0xhalf", 0, "SPLIT", "100", "50"],
+    ["hs2", D, "M", "m_half", "0xhalf", 1, "SPLIT", "100", "50"],
+    # a REDEEM after the resolution is valid: A cashes its 150 winning YES tokens
+    ["yr1", "2024-07-01 00:00:00", "A", "m_yes", "0xyes", 0, "REDEEM", "150", "150"],
+    ["ls1", "2024-03-01 00:00:00", "X", "m_late", "0xlate", 0, "SPLIT", "1", "0.5"],
+    ["ng1", D, "X", "m_open", "0xopen", 0, "MERGE", "-5", "2.5"],
+]
+
+# (wallet, condition) -> realized P&L by hand; None = unresolved
+EXPECTED_PAIRS = {
+    ("A", "0xyes"): Decimal(85), ("B", "0xyes"): Decimal(-60), ("M", "0xyes"): Decimal(-40),
+    ("C", "0xyes"): Decimal(15),
+    ("A", "0xhalf"): Decimal(10), ("B", "0xhalf"): Decimal(-10), ("M", "0xhalf"): Decimal(10),
+    ("C", "0xhalf"): Decimal(-10),
+    # p_0 = 2/3: 10 * 2/3 - 5 - 0.1 and -10 * 2/3 + 5 - 0.1, rounded to 12 decimals
+    ("W", "0xmulti"): Decimal("1.566666666667"), ("V", "0xmulti"): Decimal("-1.766666666667"),
+    ("W", "0xvanish"): Decimal(6), ("V", "0xvanish"): Decimal(-6),
+    ("W", "0xlate"): Decimal(5),
+    ("W", "0xopen"): None, ("W", "0xbadlen"): None, ("W", "0xzero"): None, ("W", "0xdup"): None,
+    ("W", "0xnomarket"): None,
+}
+
+
+def dbt(home: Path, *args: str, check: bool = True, project_dir: Path = PROJECT_DIR):
+    return run_enrich(
+        home, "dbt", *args,
+        "--project-dir", str(project_dir), "--profiles-dir", str(PROJECT_DIR / "profiles"),
+        # one artifacts folder per project copy, so partial parsing never mixes them up
+        "--target-path", str(home / "target" / project_dir.name), check=check,
+    )
+
+
+def build(home: Path, *selection: str, lo: int | None = None, hi: int | None = None, command: str = "build"):
+    args = [command, "--select", *selection, "--exclude", "test_type:singular"]
+    if lo is not None:
+        args += ["--vars", json.dumps({"batch_lo": lo, "batch_hi": hi})]
+    return dbt(home, *args)
+
+
+_COMMAND = """
+import sys
+from enrich.config import Config
+from enrich.warehouse import connect, resolve_target
+connect(resolve_target(Config.from_env(home=sys.argv[1]))).command(sys.argv[2])
+"""
+
+
+def command(home: Path, sql_text: str) -> None:
+    proc = subprocess.run([sys.executable, "-c", _COMMAND, str(home), sql_text], cwd=PROJECT_DIR,
+                          env=enrich_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+
+
+_LOAD = """
+import datetime, decimal, json, sys
+from enrich.config import Config
+from enrich.warehouse import connect, resolve_target
+client = connect(resolve_target(Config.from_env(home=sys.argv[1])))
+decimals = {"shares", "usd_value", "fee_usd"}
+times = {"block_time", "resolved_at", "end_date"}
+for table, spec in json.loads(sys.argv[2]).items():
+    client.command("truncate table " + table)
+    rows = [[decimal.Decimal(v) if c in decimals else
+             datetime.datetime.fromisoformat(v).replace(tzinfo=datetime.timezone.utc) if c in times else v
+             for c, v in zip(spec["columns"], row)] for row in spec["rows"]]
+    if rows:
+        client.insert(table, rows, column_names=spec["columns"], database="polymarket")
+"""
+
+
+def load(home: Path, trades=TRADES, ctf_events=CTF_EVENTS) -> None:
+    """Replace the source tables' rows (bound values through client.insert, never SQL text)."""
+    spec = {
+        "polymarket.trades_raw": {"columns": ["trade_id", "tx_hash", "block_time", "wallet_address",
+                                              "market_id", "condition_id", "outcome_index", "side",
+                                              "shares", "usd_value", "fee_usd"], "rows": trades},
+        "polymarket.ctf_events": {"columns": ["event_id", "block_time", "wallet_address", "market_id",
+                                              "condition_id", "outcome_index", "event_type", "shares",
+                                              "usd_value"], "rows": ctf_events},
+        "polymarket.markets_dim": {
+            "columns": ["market_id", "condition_id", "question", "category", "outcome_count",
+                        "outcome_labels", "end_date"],
+            "rows": [[m, c, "q", "cat", n, [f"o{i}" for i in range(n)], "2024-12-31 00:00:00"]
+                     for m, c, n in MARKETS]},
+        "polymarket.resolutions": {"columns": ["condition_id", "payout_numerators", "resolved_at"],
+                                   "rows": [list(r) for r in RESOLUTIONS]},
+    }
+    proc = subprocess.run([sys.executable, "-c", _LOAD, str(home), json.dumps(spec)], cwd=PROJECT_DIR,
+                          env=enrich_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+
+
+def snapshot(home: Path, table: str, where: str = "1 = 1", parameters: dict | None = None) -> list[tuple]:
+    """Every row of a Step D table but computed_at, sorted: equal snapshots mean equal tables."""
+    key = "flow_id" if table == "pnl" else "wallet_address, condition_id"
+    return query(home, f"select * except computed_at from polymarket.{table} where {where} order by {key}",
+                 parameters)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    """A warehouse with the hand-made sources and a single-shot build of Step D."""
+    home = tmp_path_factory.mktemp("models_d")
+    dbt(home, "run-operation", "create_sources")
+    load(home)
+    build(home, *MY_MODELS)
+    return home
+
+
+def test_single_shot_pnl_matches_the_hand_computed_pairs(home: Path) -> None:
+    rows = query(home, "select wallet_address, condition_id, toString(realized_pnl_usd), is_resolved "
+                       "from polymarket.pnl_positions")
+    got = {(w, c): (None if p is None else Decimal(p), r) for w, c, p, r in rows}
+    assert {k: v[0] for k, v in got.items()} == EXPECTED_PAIRS
+    assert all(r == (p is not None) for p, r in got.values())
+    # trade P&L decomposes the pair: sum of pnl per pair equals pnl_positions exactly
+    mismatched = query(home, """
+        select count() from polymarket.pnl_positions p
+        inner join (select wallet_address, condition_id, sum(realized_pnl_usd) as s
+                    from polymarket.pnl group by wallet_address, condition_id) f
+        using (wallet_address, condition_id)
+        where p.realized_pnl_usd != f.s""")
+    assert mismatched == [(0,)]
+    arrays = dict(((w, c), a) for w, c, a in query(
+        home, "select wallet_address, condition_id, arrayMap(x -> toString(x), net_shares) "
+              "from polymarket.pnl_positions"))
+    assert arrays[("A", "0xyes")] == ["0", "0"]          # bought 200, sold 50, redeemed 150
+    assert arrays[("M", "0xhalf")] == ["0", "100"]
+    assert arrays[("W", "0xmulti")] == ["10", "0", "0"]   # length n = 3
+    assert arrays[("W", "0xnomarket")] == ["0"] * 7 + ["10"]
+
+
+def test_quarantine_reasons_and_every_row_accounted_for(home: Path) -> None:
+    rows = query(home, "select source_table, row_id, reason, action, raw_row from polymarket.quarantine")
+    trades = {(r[1], r[2]) for r in rows if r[0] == "trades_raw" and r[3] == "quarantined"}
+    for trade_id, (_, reason) in BAD_TRADES.items():
+        assert any(i == trade_id and reason in why for i, why in trades), (trade_id, reason, trades)
+    conflict = [r for r in rows if r[1] == "b_conflict"]
+    assert len(conflict) == 2 and all("duplicate trade_id with different content" in r[2] for r in conflict)
+    assert {json.loads(r[4])["condition_id"] for r in conflict} == {"0xopen", "0xhalf"}
+    assert [r[1] for r in rows if r[0] == "trades_raw" and r[3] == "collapsed"] == ["same", "same"]
+
+    ctf = {r[1]: r[2] for r in rows if r[0] == "ctf_events"}
+    assert ctf == {"ls1": "event after the condition resolved", "ng1": "shares <= 0"}
+    resolutions = sorted((r[1], r[2], r[3]) for r in rows if r[0] == "resolutions")
+    assert resolutions == [
+        ("0xbadlen", "payout vector length differs from outcome_count", "quarantined"),
+        ("0xdup", "duplicate condition_id with different content", "quarantined"),
+        ("0xdup", "duplicate condition_id with different content", "quarantined"),
+        ("0xghost", "resolution of a condition with no flows", "quarantined"),
+        ("0xyes", "identical copy of another row with the same id", "collapsed"),
+        ("0xzero", "payout vector sums to 0", "quarantined"),
+    ]
+    markets = sorted((r[1], r[3]) for r in rows if r[0] == "markets_dim")
+    assert markets == [("", "quarantined"), ("m_conf", "quarantined"), ("m_conf", "quarantined"),
+                       ("m_yes", "collapsed")]
+
+    # rows_in = used + quarantined + collapsed, with "used" read from the P&L itself
+    used = dict(query(home, "select if(flow_type in ('BUY', 'SELL'), 'trades_raw', 'ctf_events'), count() "
+                            "from polymarket.pnl group by 1"))
+    for table, rows_in, expected_used, expected_quarantined, expected_collapsed in [
+        ("trades_raw", len(TRADES), len(VALID_TRADES) + 1, len(BAD_TRADES) + 2, 2),
+        ("ctf_events", len(CTF_EVENTS), 5, 2, 0),
+    ]:
+        quarantined = sum(1 for r in rows if r[0] == table and r[3] == "quarantined")
+        collapsed = sum(1 for r in rows if r[0] == table and r[3] == "collapsed")
+        assert (used[table], quarantined, collapsed) == (
+            expected_used, expected_quarantined, expected_collapsed)
+        assert rows_in == used[table] + quarantined + collapsed
+
+
+def test_hostile_ids_are_just_data(home: Path) -> None:
+    assert query(home, "select flow_id, wallet_address from polymarket.pnl where flow_id = {id:String}",
+                 {"id": INJECTION_ID}) == [(INJECTION_ID, "W")]
+    assert query(home, "select count() from polymarket.quarantine where row_id = {id:String}",
+                 {"id": DROP_ID}) == [(1,)]
+    assert query(home, "select count() > 0 from polymarket.pnl") == [(1,)]
+
+
+def test_quarantined_resolution_leaves_its_condition_unresolved(home: Path) -> None:
+    rows = query(home, "select condition_id, is_resolved, realized_pnl_usd from polymarket.pnl "
+                       "where condition_id in ('0xbadlen', '0xzero', '0xdup') order by condition_id")
+    assert rows == [("0xbadlen", 0, None), ("0xdup", 0, None), ("0xzero", 0, None)]
+
+
+def test_batch_ranges_equal_single_shot_rerun_is_idempotent_and_vacated_partitions_empty(home: Path) -> None:
+    single = {t: snapshot(home, t) for t in ("pnl", "pnl_positions")}
+    command(home, "drop table polymarket.pnl")
+    command(home, "drop table polymarket.pnl_positions")
+    for lo, hi in [(0, 99), (100, 199), (200, 255)]:
+        build(home, "pnl", "pnl_positions", lo=lo, hi=hi, command="run")
+    assert {t: snapshot(home, t) for t in single} == single
+
+    keys = dict(query(home, "select condition_id, any(batch_key) from polymarket.pnl group by condition_id"))
+    key = keys["0xvanish"]
+    assert list(keys.values()).count(key) == 1, "0xvanish must be alone in its partition for this test"
+    stamps_sql = "select batch_key, max(computed_at) from polymarket.pnl group by batch_key order by 1"
+    stamps = query(home, stamps_sql)
+
+    build(home, "pnl", "pnl_positions", lo=key, hi=key, command="run")
+    assert {t: snapshot(home, t) for t in single} == single
+    after = query(home, stamps_sql)
+    assert [s for s in after if s[0] != key] == [s for s in stamps if s[0] != key], "other batches rewritten"
+
+    # delete 0xvanish's trades at the source, rebuild only its key: its partition is emptied
+    load(home, trades=[t for t in TRADES if t[5] != "0xvanish"])
+    build(home, "pnl", "pnl_positions", lo=key, hi=key, command="run")
+    outside = "batch_key != {k:UInt16}"
+    for table, rows in single.items():
+        assert snapshot(home, table) == snapshot(home, table, outside, {"k": key})
+        assert snapshot(home, table, outside, {"k": key}) == [r for r in rows if r[-1] != key]
+    assert query(home, "select count() from system.parts where active and database = 'polymarket' "
+                       "and table in ('pnl', 'pnl_positions') and partition_id = {p:String}",
+                 {"p": str(key)}) == [(0,)]
+    assert query(home, "select count() from system.mutations where database = 'polymarket'") == [(0,)]
+
+
+def test_unit_tests_fail_on_a_broken_expectation(home: Path, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT_DIR, project, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "runtime", "target", "logs", "__pycache__", "*.egg-info"))
+    marts = project / "models" / "marts" / "_marts__models.yml"
+    text = marts.read_text()
+    broken = text.replace('A,cy,m_cy,"[150,0]",-65,0,1,85,3,7', 'A,cy,m_cy,"[150,0]",-65,0,1,84,3,7')
+    assert broken != text
+    marts.write_text(broken)
+    proc = dbt(home, "test", "--select", "pnl_positions,test_type:unit", check=False, project_dir=project)
+    assert proc.returncode != 0
+    assert "pnl_positions_worked_example_all_resolutions" in proc.stdout + proc.stderr
+    # the same selection passes on the real project: the edited expectation alone made it fail
+    assert dbt(home, "test", "--select", "pnl_positions,test_type:unit").returncode == 0

@@ -1,0 +1,69 @@
+{#- Root-project override of dbt-clickhouse's insert_overwrite step (the adapter's materialization
+    calls it by name, and root macros win). dbt-clickhouse replaces only the partitions present in
+    the new data, so a batch whose conditions lost all their rows upstream would keep stale rows.
+    For models partitioned by `batch_key` this also drops the target's partitions inside the run's
+    key range (every partition on a single-shot run) that the new data no longer has. REPLACE and
+    DROP PARTITION are metadata operations, not mutations. Any other model gets the adapter's
+    behaviour unchanged. -#}
+{% macro clickhouse__incremental_insert_overwrite(existing_relation, partition_by, is_distributed=False) %}
+  {%- if is_distributed or partition_by != 'batch_key' -%}
+    {%- do return(dbt.clickhouse__incremental_insert_overwrite(existing_relation, partition_by, is_distributed)) -%}
+  {%- endif -%}
+  {%- set new_data_relation = existing_relation.incorporate(path={"identifier": existing_relation.identifier
+      + '__dbt_new_data_' + invocation_id.replace('-', '_')}) -%}
+  {{ drop_relation_if_exists(new_data_relation) }}
+  {% call statement('main') %}
+    {{ get_create_table_as_sql(False, new_data_relation, sql) }}
+  {% endcall %}
+  {%- set new_partitions = batch_partition_ids(new_data_relation) -%}
+  {%- set bounds = batch_range() -%}
+  {%- set vacated = [] -%}
+  {%- for partition in batch_partition_ids(existing_relation) -%}
+    {%- if partition not in new_partitions and (bounds is none or (bounds[0] <= partition <= bounds[1])) -%}
+      {%- do vacated.append(partition) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- if new_partitions or vacated %}
+    {% call statement('replace_partitions') %}
+      alter table {{ existing_relation }}
+      {%- for partition in new_partitions %}
+        replace partition id '{{ partition }}' from {{ new_data_relation }}{{ ',' if not loop.last or vacated }}
+      {%- endfor %}
+      {%- for partition in vacated %}
+        drop partition id '{{ partition }}'{{ ',' if not loop.last }}
+      {%- endfor %}
+    {% endcall %}
+  {%- endif %}
+  {% do adapter.drop_relation(new_data_relation) %}
+{% endmacro %}
+
+{#- The active partition ids of a table partitioned by `batch_key`, as integers. Ids that are not
+    plain integers mean the table is not partitioned the way this project expects: fail loudly
+    rather than paste them into DDL. -#}
+{% macro batch_partition_ids(relation) %}
+  {%- if not execute -%}
+    {{- return([]) -}}
+  {%- endif -%}
+  {%- set query -%}
+    select distinct partition_id
+    from system.parts
+    where active
+      and database = {{ clickhouse_string_literal(relation.schema) }}
+      and table = {{ clickhouse_string_literal(relation.identifier) }}
+    order by partition_id
+  {%- endset -%}
+  {%- set ids = [] -%}
+  {%- for row in run_query(query).rows -%}
+    {%- set id = row['partition_id'] | string -%}
+    {%- if not id.isdigit() -%}
+      {{- exceptions.raise_compiler_error('table ' ~ relation ~ ' has partition id ' ~ (id | tojson) ~ ', expected an integer batch_key') -}}
+    {%- endif -%}
+    {%- do ids.append(id | int) -%}
+  {%- endfor -%}
+  {{- return(ids | sort) -}}
+{% endmacro %}
+
+{#- A ClickHouse string literal for a relation name taken from the project's config. -#}
+{% macro clickhouse_string_literal(value) %}
+  {{- "'" ~ (value | string | replace('\\', '\\\\') | replace("'", "\\'")) ~ "'" -}}
+{% endmacro %}

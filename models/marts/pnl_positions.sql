@@ -1,0 +1,53 @@
+{#- max_partitions_per_insert_block: a single-shot build writes every batch-key partition in one insert. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='insert_overwrite',
+    partition_by='batch_key',
+    query_settings={'max_partitions_per_insert_block': var('batch_partitions') | int},
+    order_by='(condition_id, wallet_address)',
+) }}
+
+{#- One row per (wallet, condition) pair: its net position by outcome, its cash and its realized
+    P&L, the sum of its flows' P&L from `pnl` (so trade P&L decomposes the pair exactly). -#}
+with flows as (
+    select *
+    from {{ ref('pnl') }}
+    where {{ in_batch_range('batch_key') }}
+),
+
+pairs as (
+    select
+        wallet_address,
+        condition_id,
+        min(market_id) as market_id,
+        -- n from markets_dim or the payout vector; else as many outcomes as the flows show
+        toUInt16(greatest(coalesce(max(outcome_count), 0), max(outcome_index) + 1)) as outcome_count,
+        sumForEach(arrayMap(i -> if(i = outcome_index, delta_shares, toDecimal128(0, 6)),
+                            range(toUInt16(outcome_index) + 1))) as net_shares_seen,
+        sum(cash_usd) as cash_usd,
+        sum(fee_usd) as fees_usd,
+        max(is_resolved) as is_resolved,
+        sum(realized_pnl_usd) as realized_pnl_sum,
+        count() as num_flows,
+        any(batch_key) as batch_key
+    from flows
+    group by wallet_address, condition_id
+),
+
+final as (
+    select
+        wallet_address,
+        condition_id,
+        market_id,
+        arrayResize(net_shares_seen, outcome_count, toDecimal128(0, 6)) as net_shares,
+        toDecimal128(cash_usd, 6) as cash_usd,
+        toDecimal128(fees_usd, 6) as fees_usd,
+        is_resolved,
+        if(is_resolved = 1, toDecimal128(realized_pnl_sum, 12), null) as realized_pnl_usd,
+        num_flows,
+        batch_key,
+        now64(3, 'UTC') as computed_at
+    from pairs
+)
+
+select * from final

@@ -1,0 +1,91 @@
+{#- Gate 3: the wallets of wallet_resolution_outcomes against the wallets holding a position at
+    resolution, counted again straight from the staged sources (docs/domain.md, section 4) rather
+    than from the Step E models. Always one row, so the stored result keeps both numbers. -#}
+{{ config(
+    tags=['gate'],
+    store_failures=true,
+    severity='error',
+    fail_calc='sum(expected != actual)',
+) }}
+
+with resolved_conditions as (
+
+    select condition_id
+    from {{ ref('stg_polymarket__resolutions') }}
+    where quarantine_reason = '' and is_collapsed = 0
+      and {{ in_batch_range('batch_key') }}
+
+),
+
+position_changes as (
+
+    select
+        wallet_address,
+        condition_id,
+        outcome_index,
+        if(side = 'BUY', shares, -shares) as delta
+    from {{ ref('stg_polymarket__trades') }}
+    where quarantine_reason = '' and is_collapsed = 0
+      and {{ in_batch_range('batch_key') }}
+
+    union all
+
+    -- a REDEEM does not change what was held when the condition resolved
+    select
+        wallet_address,
+        condition_id,
+        outcome_index,
+        if(event_type = 'SPLIT', shares, -shares) as delta
+    from {{ ref('stg_polymarket__ctf_events') }}
+    where quarantine_reason = '' and is_collapsed = 0
+      and event_type in ('SPLIT', 'MERGE')
+      and {{ in_batch_range('batch_key') }}
+
+),
+
+held as (
+
+    select
+        wallet_address,
+        condition_id,
+        outcome_index,
+        greatest(sum(delta), 0) as held_shares
+    from position_changes
+    where condition_id in (select condition_id from resolved_conditions)
+    group by wallet_address, condition_id, outcome_index
+
+),
+
+open_pairs as (
+
+    select wallet_address, condition_id
+    from held
+    group by wallet_address, condition_id
+    having sum(held_shares) >= toDecimal128('0.01', 6)
+
+),
+
+expected_wallets as (
+
+    select uniqExact(wallet_address) as expected
+    from open_pairs
+
+),
+
+actual_wallets as (
+
+    select uniqExact(wallet_address) as actual
+    from {{ ref('wallet_resolution_outcomes') }}
+    where {{ in_batch_range('batch_key') }}
+
+),
+
+final as (
+
+    select expected, actual
+    from expected_wallets
+    cross join actual_wallets
+
+)
+
+select * from final
