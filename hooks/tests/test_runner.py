@@ -1,0 +1,289 @@
+"""`enrich run` as operators run it: real chDB, real dbt, real Postgres, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from conftest import ADMIN_URL, PROJECT_DIR, enrich_env, query, run_enrich
+from psycopg import sql
+
+from enrich.checkpoints import JOB, read_local
+from enrich.errors import EnrichError
+from enrich.locks import RunLock
+
+pytestmark = pytest.mark.reliability
+
+BATCH_SIZE = "40"  # the tiny scale has 400 pairs: about a dozen batches
+TABLES = ("pnl", "pnl_positions")
+
+
+@pytest.fixture
+def own_pg() -> Iterator[str]:
+    """A Postgres database of this test alone: the checkpoint row is per job, so tests must not share."""
+    name = f"enrich_runner_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    try:
+        yield ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def checksums(home: Path) -> dict[str, tuple]:
+    """Order-independent content hash of each P&L table, without the build timestamp."""
+    return {
+        name: tuple(query(home, "select count(), sum(cityHash64(*)) from"
+                                f" (select * except (computed_at) from polymarket.{name})")[0])
+        for name in TABLES
+    }
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, tuple]]:
+    """A seeded home and its tables after an uninterrupted run in one batch: what every interrupted
+    run must end up equal to. (A chDB directory cannot be copied, so the tests share this home and
+    each starts its runs with --fresh or from the complete state this run leaves.)"""
+    home = tmp_path_factory.mktemp("warehouse")
+    run_enrich(home, "seed", "--scale", "tiny")
+    out = run_enrich(home, "run", "--step", "D").stdout
+    assert "batch 1/1 " in out
+    sums = checksums(home)
+    assert all(count > 0 for count, _ in sums.values())
+    return home, sums
+
+
+def start(home: Path, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "enrich", "--home", str(home), *args], cwd=PROJECT_DIR, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def committed(home: Path) -> int:
+    path = home / f"{JOB}.state.json"
+    checkpoint = read_local(path) if path.exists() else None
+    return len(checkpoint.ranges_done) if checkpoint and checkpoint.status == "running" else 0
+
+
+def wait_for_batches(home: Path, proc: subprocess.Popen[str], batches: int, timeout: float = 120) -> None:
+    """Poll the state file until `batches` batches of the current run have committed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"runner exited {proc.returncode} early:\n{out}\n{err}")
+        if committed(home) >= batches:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no {batches} batches within {timeout}s")
+
+
+def ledger(url: str, run_id: str) -> list[tuple[int, int, int]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("select batch_idx, key_lo, key_hi from ops_batch_ledger where run_id = %s"
+                            " order by batch_idx", [run_id]).fetchall()
+
+
+def test_kills_and_stops_resume_to_the_same_tables(reference: tuple[Path, dict[str, tuple]],
+                                                  own_pg: str) -> None:
+    home, sums = reference
+    env = enrich_env(POSTGRES_URL=own_pg)
+    run = ("run", "--step", "D", "--batch-size", BATCH_SIZE)
+
+    first = start(home, *run, "--fresh", env=env)
+    wait_for_batches(home, first, 2)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+
+    # resume takes the dead runner's lock over ...
+    done = committed(home)
+    stopped = start(home, *run, "--resume", env=env)
+    wait_for_batches(home, stopped, done + 1)
+    # ... a second runner on the same home is refused and names it ...
+    second = run_enrich(home, "run", "--step", "D", "--resume", env=env, check=False)
+    assert second.returncode == 1
+    assert f"pid {stopped.pid}" in second.stderr
+    # ... Postgres drops its connection: it warns, keeps the local file, reconnects, catches up ...
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute("select pg_terminate_backend(pid) from pg_stat_activity"
+                      " where datname = %s and pid <> pg_backend_pid()", [own_pg.rsplit("/", 1)[1]])
+    # ... and it stops cleanly on SIGTERM, after the batch in flight
+    wait_for_batches(home, stopped, done + 4)
+    stopped.send_signal(signal.SIGTERM)
+    out, err = stopped.communicate(timeout=120)
+    assert stopped.returncode == 143, err
+    assert f"took over the lock of runner pid {first.pid}" in out
+    assert "warning: Postgres checkpoint at" in out and "caught up" in out
+    checkpoint = read_local(home / f"{JOB}.state.json")
+    assert checkpoint.status == "stopped" and checkpoint.batch_idx == len(checkpoint.ranges_done) - 1
+    assert len(checkpoint.ranges_done) >= done + 4
+    rows = ledger(own_pg, checkpoint.run_id)
+    assert [(lo, hi) for _, lo, hi in rows] == [tuple(r) for r in checkpoint.ranges_done]
+    assert [idx for idx, _, _ in rows] == list(range(len(rows)))
+    assert not (home / f"{JOB}.pid").exists()
+
+    third = start(home, *run, "--resume", env=env)
+    wait_for_batches(home, third, len(checkpoint.ranges_done) + 2)
+    third.send_signal(signal.SIGKILL)
+    third.wait()
+
+    # neither flag with an unfinished checkpoint: refuse, say what to do
+    refused = run_enrich(home, "run", "--step", "D", env=env, check=False)
+    assert refused.returncode == 2
+    assert "--resume" in refused.stderr and "--fresh" in refused.stderr
+
+    run_enrich(home, *run, "--resume", env=env)
+    final = read_local(home / f"{JOB}.state.json")
+    assert final.status == "complete" and final.run_id == checkpoint.run_id
+    assert final.batch_idx == final.total_batches - 1 and final.pairs_done == final.total_pairs == 400
+    keys = [k for lo, hi in final.ranges_done for k in range(lo, hi + 1)]
+    assert keys == list(range(256))
+    rows = ledger(own_pg, final.run_id)
+    assert [(lo, hi) for _, lo, hi in rows] == [tuple(r) for r in final.ranges_done]
+    assert [idx for idx, _, _ in rows] == list(range(final.total_batches))
+    with psycopg.connect(own_pg) as conn:
+        assert conn.execute("select status, batch_idx from ops_job_checkpoints where job = %s and step = 'D'",
+                            [JOB]).fetchone() == ("complete", final.total_batches - 1)
+
+    assert checksums(home) == sums
+    assert query(home, "select name from system.tables where database = 'polymarket'"
+                       " and name like '%\\_\\_dbt\\_%'") == []
+    log = (home / f"{JOB}.console.log").read_text()
+    assert "SIGTERM received" in log and f"batch {final.total_batches}/{final.total_batches} " in log
+
+    # a damaged state file: Postgres has the checkpoint, so --resume goes on from there
+    (home / f"{JOB}.state.json").write_text('{"job": "full-enrichment", "step"')
+    resumed = run_enrich(home, "run", "--step", "D", "--resume", env=env)
+    assert "resuming from the checkpoint in Postgres" in resumed.stdout
+    assert "nothing to resume" in resumed.stdout
+
+
+def test_damaged_checkpoint_is_never_silently_restarted(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    state = home / f"{JOB}.state.json"
+    state.write_text('{"job": "full-enrichment", "step": "D", "batch_')
+    for flags in ((), ("--resume",)):
+        proc = run_enrich(home, "run", "--step", "D", *flags, check=False)
+        assert proc.returncode == 1
+        assert str(state) in proc.stderr and "invalid JSON" in proc.stderr and "--fresh" in proc.stderr
+    state.write_text(json.dumps({"job": "nightly-backup", "status": "running"}))
+    proc = run_enrich(home, "run", "--step", "D", "--resume", check=False)
+    assert proc.returncode == 1 and "nightly-backup" in proc.stderr
+
+
+def test_unreachable_postgres_is_named_without_its_password(tmp_path: Path) -> None:
+    env = enrich_env(POSTGRES_URL="postgresql://ops:hunter2secret@127.0.0.1:1/enrichdb")
+    proc = run_enrich(tmp_path, "run", "--step", "D", env=env, check=False)
+    assert proc.returncode == 1
+    assert "127.0.0.1:1/enrichdb" in proc.stderr and "--local-checkpoints-only" in proc.stderr
+    everything = proc.stdout + proc.stderr + (tmp_path / f"{JOB}.console.log").read_text()
+    assert "hunter2secret" not in everything
+
+
+def sql_command(home: Path, statement: str, parameters: dict) -> None:
+    code = textwrap.dedent("""
+        import json, sys
+        from enrich.config import Config
+        from enrich.warehouse import connect, resolve_target
+        connect(resolve_target(Config.from_env(home=sys.argv[1]))).command(
+            sys.argv[2], parameters=json.loads(sys.argv[3]))
+    """)
+    subprocess.run([sys.executable, "-c", code, str(home), statement, json.dumps(parameters)],
+                   cwd=PROJECT_DIR, env=enrich_env(), check=True, capture_output=True, timeout=120)
+
+
+def test_changed_batch_partitions_needs_fresh(reference: tuple[Path, dict[str, tuple]]) -> None:
+    home, sums = reference
+    # whatever an earlier test left there; the refusal under test comes from the warehouse alone
+    (home / f"{JOB}.state.json").unlink(missing_ok=True)
+    # as if the tables had been built with another P
+    sql_command(home, "insert into polymarket._enrich_meta (key, value, updated_at)"
+                      " select 'batch_partitions', {p:String}, now64(6)", {"p": "128"})
+    proc = run_enrich(home, "run", "--step", "D", check=False)
+    assert proc.returncode == 1
+    assert "batch_partitions=128" in proc.stderr and "256" in proc.stderr and "--fresh" in proc.stderr
+    out = run_enrich(home, "run", "--step", "D", "--fresh").stdout
+    assert "--fresh: dropped pnl, pnl_positions" in out
+    assert checksums(home) == sums
+    assert query(home, "select argMax(value, updated_at) from polymarket._enrich_meta"
+                       " where key = 'batch_partitions'") == [("256",)]
+
+
+def test_lock_excludes_a_live_runner_and_takes_over_a_dead_ones(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from enrich.locks import RunLock;"
+         " RunLock(Path(sys.argv[1]), 'full-enrichment').acquire(); print('held', flush=True);"
+         " time.sleep(60)", str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(EnrichError, match=f"pid {holder.pid}"):
+            RunLock(tmp_path, JOB).acquire()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    lock = RunLock(tmp_path, JOB)
+    assert lock.acquire() == holder.pid  # the dead runner's pid file is recognised as stale
+    try:
+        assert (tmp_path / f"{JOB}.pid").read_text().strip() == str(os.getpid())
+    finally:
+        lock.release()
+    assert not (tmp_path / f"{JOB}.pid").exists()
+
+
+MUTATION_PROBE = """
+import json, sys
+from enrich.config import Config
+from enrich.errors import EnrichError
+from enrich.mutations import MutationPolicy, wait_for_mutations
+from enrich.warehouse import connect, resolve_target
+
+client = connect(resolve_target(Config.from_env(home=sys.argv[1])))
+client.command("create database if not exists polymarket")
+client.command("create table polymarket.probe (k UInt32, v UInt32) engine = MergeTree order by k")
+client.command("insert into polymarket.probe select number, number from numbers(10)")
+try:
+    # a mutation that can never finish: it fails on every part, forever
+    client.command("alter table polymarket.probe update v = throwIf(k >= 0, 'probe failure') + v where 1",
+                   settings={"mutations_sync": 0})
+except Exception:
+    pass
+logs = []
+out = {}
+try:
+    wait_for_mutations(client, ["polymarket"], MutationPolicy(timeout=2, poll=0.2), logs.append)
+except EnrichError as ex:
+    out["timeout"] = str(ex)
+out["other_database"] = wait_for_mutations(client, ["elsewhere"], MutationPolicy(timeout=0), logs.append)
+out["under_threshold"] = wait_for_mutations(client, ["polymarket"], MutationPolicy(threshold=1, timeout=0),
+                                            logs.append)
+client.command("kill mutation where database = 'polymarket' and table = 'probe'")
+out["after_kill"] = wait_for_mutations(client, ["polymarket"], MutationPolicy(timeout=10, poll=0.2),
+                                       logs.append)
+out["logs"] = logs
+print(json.dumps(out))
+"""
+
+
+def test_mutation_wait_times_out_with_the_failure_reason(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", MUTATION_PROBE, str(tmp_path)], cwd=PROJECT_DIR,
+                          env=enrich_env(), capture_output=True, text=True, timeout=120, check=True)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "1 mutation(s) still unfinished after 2s" in out["timeout"]
+    assert "polymarket.probe" in out["timeout"]
+    assert any("is failing" in line and "probe failure" in line for line in out["logs"])
+    assert out["other_database"] == 0
+    assert out["under_threshold"] == 1
+    assert out["after_kill"] == 0
