@@ -3,6 +3,7 @@
     materialized='incremental',
     incremental_strategy='insert_overwrite',
     partition_by='batch_key',
+    pre_hook="{{ assert_flows_match_sources() }}",
     query_settings={'max_partitions_per_insert_block': var('batch_partitions') | int},
     order_by='(condition_id, wallet_address, flow_id)',
 ) }}

@@ -5,6 +5,7 @@
     materialized='incremental',
     incremental_strategy='insert_overwrite',
     partition_by='batch_key',
+    pre_hook="{{ assert_flows_match_sources() }}",
     order_by='(wallet_address, condition_id)',
 ) }}
 
