@@ -136,11 +136,12 @@ def dbt(home: Path, *args: str, check: bool = True, project_dir: Path = PROJECT_
     )
 
 
-def build(home: Path, *selection: str, lo: int | None = None, hi: int | None = None, command: str = "build"):
+def build(home: Path, *selection: str, lo: int | None = None, hi: int | None = None, command: str = "build",
+          check: bool = True):
     args = [command, "--select", *selection, "--exclude", "test_type:singular"]
     if lo is not None:
         args += ["--vars", json.dumps({"batch_lo": lo, "batch_hi": hi})]
-    return dbt(home, *args)
+    return dbt(home, *args, check=check)
 
 
 _COMMAND = """
@@ -310,6 +311,9 @@ def test_batch_ranges_equal_single_shot_rerun_is_idempotent_and_vacated_partitio
 
     # delete 0xvanish's trades at the source, rebuild only its key: its partition is emptied
     load(home, trades=[t for t in TRADES if t[5] != "0xvanish"])
+    stale = build(home, "pnl", "pnl_positions", lo=key, hi=key, command="run", check=False)
+    assert stale.returncode != 0 and "rebuild it first" in stale.stdout, "stale flows must not be priced"
+    build(home, "int_flows_unioned", command="run")
     build(home, "pnl", "pnl_positions", lo=key, hi=key, command="run")
     outside = "batch_key != {k:UInt16}"
     for table, rows in single.items():

@@ -20,11 +20,11 @@
   {%- endif -%}
 {% endmacro %}
 
-{#- pre_hook of the marts reading int_flows_unioned. Batched runs are exempt: `enrich run`
-    rebuilds the table from the current sources before its first batch, and a batch must not pay
-    a scan of every source. -#}
+{#- pre_hook of the marts reading int_flows_unioned. `enrich run` rebuilds that table before its
+    first batch and says so with the var flows_built_this_run, so its batches skip the check
+    rather than each paying a scan of every source. -#}
 {% macro assert_flows_match_sources() %}
-  {%- if execute and batch_range() is none -%}
+  {%- if execute and not var('flows_built_this_run', false) -%}
     {%- set flows = ref('int_flows_unioned') -%}
     {%- set check -%}
       select
