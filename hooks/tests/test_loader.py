@@ -56,7 +56,7 @@ def checksums(home: Path) -> dict[str, list]:
     """Row count and an order-independent content hash of every source table, and the number of
     scratch tables a load left behind (always 0)."""
     parts = ", ".join(
-        f"(select (count(), sum(cityHash64(*))) from {DB}.{name}) as {name}" for name in TABLES
+        f"(select (count(), sum(cityHash64(tuple(*)))) from {DB}.{name}) as {name}" for name in TABLES
     )
     scratch = "(select count() from system.tables where database = {db:String} and endsWith(name, '__load'))"
     row = query(home, f"select {parts}, {scratch}", {"db": DB})[0]

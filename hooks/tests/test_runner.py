@@ -44,7 +44,7 @@ def own_pg() -> Iterator[str]:
 def checksums(home: Path) -> dict[str, tuple]:
     """Order-independent content hash of each P&L table, without the build timestamp."""
     return {
-        name: tuple(query(home, "select count(), sum(cityHash64(*)) from"
+        name: tuple(query(home, "select count(), sum(cityHash64(tuple(*))) from"
                                 f" (select * except (computed_at) from polymarket.{name})")[0])
         for name in TABLES
     }

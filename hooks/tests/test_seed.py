@@ -29,10 +29,10 @@ TINY_SEED = 7
 
 CHECKSUM_SQL = """
 select
-    (select (count(), sum(cityHash64(*))) from polymarket.trades_raw),
-    (select (count(), sum(cityHash64(*))) from polymarket.ctf_events),
-    (select (count(), sum(cityHash64(*))) from polymarket.markets_dim),
-    (select (count(), sum(cityHash64(*))) from polymarket.resolutions),
+    (select (count(), sum(cityHash64(tuple(*)))) from polymarket.trades_raw),
+    (select (count(), sum(cityHash64(tuple(*)))) from polymarket.ctf_events),
+    (select (count(), sum(cityHash64(tuple(*)))) from polymarket.markets_dim),
+    (select (count(), sum(cityHash64(tuple(*)))) from polymarket.resolutions),
     (select count() from system.databases where name = 'polymarket__seed')
 """
 

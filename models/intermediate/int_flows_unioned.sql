@@ -3,6 +3,9 @@
     market and resolution checks) is global over the sources, so doing it here once instead of in
     every batch's views removes most of a batch's cost. Ordered by batch_key first, so a batch
     reads only its key range. The marts that read it check it is newer than the sources. -#}
+{#- Every rejected row is visible wherever the flows are: building the quarantine view with the
+    flows means `dbt build --select +pnl` and `enrich run` always leave both in place. -#}
+-- depends_on: {{ ref('quarantine') }}
 {{ config(
     materialized='table',
     order_by='(batch_key, condition_id, wallet_address, flow_id)',

@@ -1,11 +1,15 @@
 {#- Step E: one row per (wallet, resolved condition) with a position at resolution, its result and
     the pair's realized P&L (docs/domain.md, section 4). Rebuilt a batch-key range at a time, like
-    `pnl`; the project's insert_overwrite also empties the range's partitions left without rows. -#}
+    `pnl`; the project's insert_overwrite also empties the range's partitions left without rows.
+    max_partitions_per_insert_block: a single-shot build writes every batch-key partition in one
+    insert. -#}
+-- depends_on: {{ ref('int_flows_unioned') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='insert_overwrite',
     partition_by='batch_key',
     pre_hook="{{ assert_flows_match_sources() }}",
+    query_settings={'max_partitions_per_insert_block': var('batch_partitions') | int},
     order_by='(wallet_address, condition_id)',
 ) }}
 
