@@ -20,6 +20,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
+from enrich import killpoints
 from enrich.errors import EnrichError
 
 JOB = "full-enrichment"
@@ -139,6 +140,7 @@ def write_local(path: Path, checkpoint: Checkpoint) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+    killpoints.reached("checkpoint")
     os.replace(tmp, path)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
@@ -276,6 +278,10 @@ class CheckpointWriter:
         self.log = log
         self._failures = 0
         self._next_try = 0.0
+        # A runner killed between writing and renaming left its temp file; only the holder of the
+        # run lock builds a writer, so no other write is in flight.
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
 
     def commit(self, checkpoint: Checkpoint, ledger_row: LedgerRow | None = None) -> None:
         checkpoint.updated_at = now_iso()

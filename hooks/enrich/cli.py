@@ -47,6 +47,24 @@ def _cmd_gates(args: argparse.Namespace, config: Config) -> int:
     return gates.main(config, args)
 
 
+def _cmd_status(args: argparse.Namespace, config: Config) -> int:
+    from enrich import status
+
+    return status.main(config, args)
+
+
+def _cmd_reset(args: argparse.Namespace, config: Config) -> int:
+    from enrich import reset
+
+    return reset.main(config, args)
+
+
+def _cmd_dims(args: argparse.Namespace, config: Config) -> int:
+    from enrich import dims
+
+    return dims.main(config, args)
+
+
 def _cmd_dbt(args: argparse.Namespace, config: Config) -> int:
     from dbt.cli.main import dbtRunner
 
@@ -85,12 +103,33 @@ def build_parser() -> argparse.ArgumentParser:
     mode = run.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue after the last committed batch")
     mode.add_argument("--fresh", action="store_true", help="discard the checkpoint and start over")
+    mode.add_argument("--changed", action="store_true",
+                      help="rebuild only the partitions whose flows, resolutions or markets changed")
     run.add_argument("--local-checkpoints-only", action="store_true",
                      help="go on without Postgres checkpoints even when POSTGRES_URL is set")
     run.set_defaults(handler=_cmd_run)
 
     gates = commands.add_parser("gates", help="run the validation gates (dbt tests) and print the gate table")
     gates.set_defaults(handler=_cmd_gates)
+
+    status = commands.add_parser("status", help="checkpoint, progress, timings, mutations, quarantine")
+    status.set_defaults(handler=_cmd_status)
+
+    reset = commands.add_parser("reset", help="hard reset (backup, drop results) or rebuild one market")
+    what = reset.add_mutually_exclusive_group(required=True)
+    what.add_argument("--all", action="store_true",
+                      help="back up and drop the P&L and outcome tables, delete the checkpoints")
+    what.add_argument("--market", metavar="ID", help="recompute the partitions holding market ID")
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation (--all)")
+    reset.set_defaults(handler=_cmd_reset)
+
+    dims = commands.add_parser("dims", help="list markets missing from markets_dim, or merge market rows in")
+    source = dims.add_mutually_exclusive_group(required=True)
+    source.add_argument("--missing", action="store_true", help="list traded markets absent from markets_dim")
+    source.add_argument("--from", dest="from_file", metavar="FILE",
+                        help="merge market rows from a .csv, .parquet or .jsonl file into markets_dim")
+    dims.add_argument("--out", help="file for --missing (default $ENRICH_HOME/missing-markets.txt)")
+    dims.set_defaults(handler=_cmd_dims)
 
     dbt = commands.add_parser("dbt", help="run dbt with .env.local and --home applied, e.g. enrich dbt test")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)

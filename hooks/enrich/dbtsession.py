@@ -12,6 +12,7 @@ from typing import Any
 
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
+from enrich import killpoints
 from enrich.config import Config
 from enrich.errors import EnrichError
 
@@ -54,7 +55,7 @@ class DbtSession:
         argv = [*self._global_args(), command, *args, *self._base_args()]
         if variables:
             argv += ["--vars", json.dumps(variables)]
-        result = dbtRunner(manifest=self.manifest).invoke(argv)
+        result = dbtRunner(manifest=self.manifest, callbacks=killpoints.dbt_callbacks()).invoke(argv)
         if result.exception is not None:
             raise DbtError(f"dbt {command} failed: {result.exception}") from result.exception
         return result

@@ -8,7 +8,6 @@ redoing a batch is idempotent). A checkpoint is written only after a batch has c
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import signal
 import sys
@@ -22,13 +21,13 @@ import psycopg
 import yaml
 from clickhouse_connect.driver.client import Client
 
-from enrich import checkpoints, mutations
+from enrich import changes, checkpoints, gates, mutations
 from enrich.checkpoints import JOB, Checkpoint, CheckpointWriter, DamagedCheckpoint, LedgerRow, PgStore
 from enrich.config import Config
 from enrich.dbtsession import DbtError, DbtSession
 from enrich.errors import EnrichError
 from enrich.locks import RunLock
-from enrich.plan import DEFAULT_BATCH_SIZE, Batch, Plan, load_plan, resolve_batch_size
+from enrich.plan import Batch, Plan, load_plan, resolve_batch_size
 from enrich.progress import Console, Progress
 from enrich.warehouse import connect, resolve_target, table
 
@@ -202,6 +201,9 @@ class Runner:
         self.steps = select_steps(args.step)
         self.policy = mutations.MutationPolicy.from_env()
         self.state_path = checkpoints.state_path(config.home)
+        # The newest checkpoint found at the start: `--changed` trusts the recorded signatures only
+        # when they belong to it and it is complete.
+        self.previous: Checkpoint | None = None
 
     def run(self) -> int:
         say = self.console.say
@@ -243,6 +245,7 @@ class Runner:
                                   "--resume` to continue from it, or `enrich run --fresh` to start over")
             self.console.say(f"{damaged}; resuming from the checkpoint in Postgres {store.where}")
             newest = remote
+        self.previous = newest
         if self.args.resume:
             if newest is None:
                 raise EnrichError(f"nothing to resume: no checkpoint in {self.state_path}"
@@ -273,6 +276,8 @@ class Runner:
 
     def _run(self, resume: Checkpoint | None, session: DbtSession) -> int:
         say = self.console.say
+        if self.args.changed and self.args.step != "all":
+            raise EnrichError("--changed rebuilds both steps: use it with --step all")
         steps = self._steps_to_run(resume)
         if not steps:
             say("the last run is complete: nothing to resume (run without --resume to rebuild)")
@@ -289,17 +294,39 @@ class Runner:
         say("building the upstream views")
         self._build_upstream(session, steps)
         last_mutations = self._wait_mutations()
-        batch_size = resolve_batch_size(self.args.batch_size,
-                                        resume.batch_size if resume else DEFAULT_BATCH_SIZE)
-        plan = load_plan(self.warehouse.client, self.warehouse.database, partitions, batch_size)
+        plan = load_plan(self.warehouse.client, self.warehouse.database, partitions,
+                         resolve_batch_size(self.args.batch_size, resume.batch_size if resume else None))
+        batch_size = plan.batch_size
+        if resume and resume.plan_fingerprint != plan.fingerprint:
+            plan = changes.resumed_plan(self.warehouse.client, self.warehouse.database, plan, batch_size,
+                                        resume.plan_fingerprint) or plan
         if resume and resume.plan_fingerprint != plan.fingerprint:
             raise EnrichError("the data or the batch plan changed since the checkpoint was written (plan "
                               f"{resume.plan_fingerprint[:12]} then, {plan.fingerprint[:12]} now); run "
                               "`enrich run --fresh` to start over")
         say(f"plan {plan.fingerprint[:12]}: {len(plan.batches)} batches over {partitions} keys, "
             f"{plan.total_pairs:,} pairs (batch size {batch_size:,})")
+        if self.args.changed and resume is None:
+            changed, why = changes.plan_changes(self.warehouse.client, self.warehouse.database, plan,
+                                                batch_size, self.previous)
+            if changed is None:
+                say(f"--changed: {why}; rebuilding every partition")
+            elif not changed.batches:
+                say(f"--changed: no partition {why}; nothing to rebuild")
+                return 0
+            else:
+                changes.describe(changed, say)
+                plan = changed
         if resume is None:
+            checkpoint = Checkpoint(
+                run_id=uuid.uuid4().hex, step=steps[0].name, batch_partitions=partitions,
+                plan_fingerprint=plan.fingerprint, total_batches=len(plan.batches),
+                total_pairs=plan.total_pairs, batch_size=batch_size,
+            )
             if self.args.fresh:
+                # Replace the old checkpoint first: killed after the drop, it would send a --resume
+                # past batches whose partitions are gone.
+                self.writer.commit(checkpoint)
                 # P is shared by every step's tables: a new P leaves none of them usable
                 recorded = self.warehouse.read_meta().get("batch_partitions")
                 stale = models if recorded in (None, str(partitions)) else tuple(
@@ -308,11 +335,6 @@ class Runner:
                     self.warehouse.drop(model)
                 say(f"--fresh: dropped {', '.join(stale)}")
             self.warehouse.write_meta("batch_partitions", str(partitions))
-            checkpoint = Checkpoint(
-                run_id=uuid.uuid4().hex, step=steps[0].name, batch_partitions=partitions,
-                plan_fingerprint=plan.fingerprint, total_batches=len(plan.batches),
-                total_pairs=plan.total_pairs, batch_size=batch_size,
-            )
             say(f"run {checkpoint.run_id} started")
         else:
             checkpoint = resume
@@ -343,7 +365,9 @@ class Runner:
                 f"in {checkpoint.total_batches} batches")
         self.writer.sync(checkpoint, force=True)
         if self.args.step == "all":
-            return self._gates()
+            # the baseline of the next `--changed` run: what every partition was just built from
+            changes.record_signatures(self.warehouse.client, self.warehouse.database, checkpoint.run_id)
+            return self._gates(session)
         return 0
 
     def _check_partitions(self, partitions: int, resume: Checkpoint | None) -> None:
@@ -395,7 +419,7 @@ class Runner:
                 checkpoint.last_mutations = self._wait_mutations()
             started = time.monotonic()
             self._dbt_run(session, step.batched, f"step {step.name} batch {batch.idx + 1}",
-                          {"batch_lo": batch.lo, "batch_hi": batch.hi})
+                          {"batch_lo": batch.lo, "batch_hi": batch.hi, "flows_built_this_run": True})
             rows = self.warehouse.rows_in_range(step.batched, batch)
             seconds = time.monotonic() - started
             checkpoint.batch_idx = batch.idx
@@ -422,13 +446,11 @@ class Runner:
             raise EnrichError(f"{what}: {ex}") from None
         check_run(result, models, what)
 
-    def _gates(self) -> int:
-        if importlib.util.find_spec("enrich.gates") is None:
-            self.console.say("gates are not available in this version; skipped")
-            return 0
-        from enrich import gates
-
-        return gates.main(self.config, self.args)
+    def _gates(self, session: DbtSession) -> int:
+        # the run built every view the gates read, on this session's manifest: no rebuild, no re-parse
+        report = gates.run_gates(self.config, session, build_views=False)
+        gates.print_report(report)
+        return report.exit_code
 
 
 def main(config: Config, args: argparse.Namespace) -> int:

@@ -8,8 +8,10 @@ from typing import Any
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from enrich.config import Config
+from enrich.errors import EnrichError
 
 
 @dataclass(frozen=True)
@@ -56,16 +58,28 @@ def connect(target: Target) -> Client:
         from dbt.adapters.chdb.client import open_chdb_client
 
         return open_chdb_client(creds.path)
-    return clickhouse_connect.get_client(
-        host=creds.host,
-        port=creds.port,
-        username=creds.user,
-        password=creds.password,
-        secure=creds.secure,
-        verify=creds.verify,
-        connect_timeout=creds.connect_timeout,
-        send_receive_timeout=creds.send_receive_timeout,
-    )
+    try:
+        return clickhouse_connect.get_client(
+            host=creds.host,
+            port=creds.port,
+            username=creds.user,
+            password=creds.password,
+            secure=creds.secure,
+            verify=creds.verify,
+            connect_timeout=creds.connect_timeout,
+            send_receive_timeout=creds.send_receive_timeout,
+        )
+    except ClickHouseError as ex:
+        # An operator error (server down, wrong host or login), not a bug: one line, no traceback,
+        # and never the password, whatever the driver put in its message.
+        reason = str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__
+        if creds.password:
+            reason = reason.replace(creds.password, "***")
+        raise EnrichError(
+            f"cannot connect to the ClickHouse server {creds.host}:{creds.port} of target {target.name} "
+            f"as user {creds.user}: {reason}; check CLICKHOUSE_HOST/PORT/USER/PASSWORD "
+            "(environment or .env.local)"
+        ) from None
 
 
 def quote_identifier(name: str) -> str:

@@ -23,7 +23,13 @@ from enrich.checkpoints import (
     write_local,
 )
 from enrich.errors import EnrichError
-from enrich.plan import DEFAULT_BATCH_SIZE, build_plan, pack_ranges, resolve_batch_size
+from enrich.plan import (
+    MIN_DEFAULT_BATCH_SIZE,
+    build_plan,
+    default_batch_size,
+    pack_ranges,
+    resolve_batch_size,
+)
 
 # --- plan packing ---------------------------------------------------------------------------------
 
@@ -88,9 +94,17 @@ def test_plan_batches_and_fingerprint() -> None:
     assert len({plan.fingerprint, *(o.fingerprint for o in others)}) == 5
 
 
+def test_default_batch_size_aims_at_eight_batches_with_a_floor() -> None:
+    assert default_batch_size(1) == MIN_DEFAULT_BATCH_SIZE
+    assert default_batch_size(8 * MIN_DEFAULT_BATCH_SIZE) == MIN_DEFAULT_BATCH_SIZE
+    assert default_batch_size(1_369_310) == 171_164  # ceil(1,369,310 / 8): 10x scale
+    # whole keys per range: greedy packing may need one range more than the target
+    assert len(pack_ranges([1_000] * 1_369, default_batch_size(1_369_000))) in (8, 9)
+
+
 def test_batch_size_sources(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BATCH_SIZE", raising=False)
-    assert resolve_batch_size(None) == DEFAULT_BATCH_SIZE
+    assert resolve_batch_size(None) is None
     assert resolve_batch_size(None, 77) == 77
     monkeypatch.setenv("BATCH_SIZE", "300")
     assert resolve_batch_size(None, 77) == 300

@@ -1,0 +1,148 @@
+"""`python -m bench`: every measurement of issue 6 in one run, written to results.json and RESULTS.md.
+
+The machine is shared, so the figures that matter are ratios of runs made side by side here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import breakdown, endtoend, machine, peer, report
+from bench.home import BenchError, Home
+from bench.pgdb import throwaway_database
+
+BENCH_DIR = Path(__file__).resolve().parent
+SOURCES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
+
+
+def say(line: str) -> None:
+    print(f"[bench {datetime.now(UTC):%H:%M:%S}] {line}", flush=True)
+
+
+def reference_suite(home: Home, pg_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    parquet = home.path.parent / "parquet"
+    # batched and single shot alternate, and the fastest of each counts: the machine is shared
+    runs: dict[str, list[dict[str, Any]]] = {"end_to_end": [], "single_shot_D": [], "single_shot_D_E": []}
+    for attempt in range(args.repeat):
+        say(f"reference: end to end, default batch size ({attempt + 1}/{args.repeat})")
+        runs["end_to_end"].append(run := endtoend.end_to_end(home, pg_url))
+        say(f"  {run['seconds']} s, {run['pairs']:,} pairs")
+        if attempt == 0:
+            # the batched run's P&L, for the peer's check
+            for name in (*SOURCES, "pnl_positions"):
+                home.enrich("export", name, "--out", str(parquet / f"{name}.parquet"))
+        for step, last_model in (("D", "pnl_positions"), ("D_E", "wallet_accuracy")):
+            say(f"reference: single shot dbt run of +{last_model}")
+            runs[f"single_shot_{step}"].append(shot := endtoend.single_shot(home, last_model))
+            say(f"  {shot['seconds']} s" + (f", FAILED: {shot['error']}" if "error" in shot else ""))
+    for key, attempts in runs.items():
+        out[key] = min(attempts, key=lambda r: r["seconds"])
+        out[f"{key}_attempts_seconds"] = [r["seconds"] for r in attempts]
+    if not args.skip_batch300:
+        say("reference: end to end at --batch-size 300 (hundreds of batches: the long one)")
+        out["end_to_end_batch300"] = endtoend.end_to_end(home, pg_url, batch_size=300)
+        say(f"  {out['end_to_end_batch300']['seconds']} s")
+    say(f"reference: old approach, one mutation per trade, sample of {args.old_sample} pairs")
+    out["old_approach"] = home.worker("oldway", "--sample-pairs", str(args.old_sample))
+    say(f"  {out['old_approach']['mutations']} mutations in {out['old_approach']['seconds']:.1f} s, "
+        f"extrapolated {out['old_approach']['extrapolated_seconds']:.0f} s")
+    say("reference: polars peer and our P&L SQL")
+    times, result = peer.measure(parquet, args.repeat_sql)
+    check = peer.compare(result, parquet / "pnl_positions.parquet")
+    out["peer"] = {"seconds": min(times), "runs": times, "check": check}
+    out["pnl_dbt_single_shot"] = endtoend.pnl_single_shot(home)
+    home.dbt("compile", "--select", "pnl", "pnl_positions")
+    compiled = home.path / "dbt" / "bench-target" / "compiled" / "enrich" / "models" / "marts"
+    out["pnl_sql"] = home.worker("sql", "--compiled", str(compiled), "--repeat", str(args.repeat_sql))
+    say(f"  peer {min(times):.2f} s, our SQL {out['pnl_sql']['seconds']:.2f} s, "
+        f"mismatches {check['mismatches']}")
+    if not args.skip_profile:
+        say("reference: instrumented end to end run (where the time goes)")
+        out["profile"] = breakdown.instrumented_run(home, pg_url)
+    runs = [out["end_to_end"], *([out["end_to_end_batch300"]] if "end_to_end_batch300" in out else [])]
+    out["batch_overhead"] = breakdown.batch_overhead(runs)
+    return out
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (out / "RESULTS.md").write_text(report.markdown(results))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--scales", default="reference,10x",
+                        help="comma-separated: reference (always measured), 10x (default: both)")
+    parser.add_argument("--work", type=Path, default=BENCH_DIR / "work",
+                        help="scratch folder for the runtime homes (default bench/work, git-ignored)")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR, help="where results.json and RESULTS.md go")
+    parser.add_argument("--reseed", action="store_true", help="seed again even when the home has the scale")
+    parser.add_argument("--old-sample", type=int, default=300, help="pairs the old approach runs on")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="alternate the reference end-to-end and single-shot runs N times (min kept)")
+    parser.add_argument("--repeat-sql", type=int, default=3,
+                        help="runs of the peer and of our SQL (min kept)")
+    parser.add_argument("--skip-batch300", action="store_true", help="skip the --batch-size 300 run")
+    parser.add_argument("--skip-profile", action="store_true", help="skip the instrumented run")
+    parser.add_argument("--report-only", action="store_true",
+                        help="measure nothing: rewrite RESULTS.md from the results.json in --out")
+    args = parser.parse_args(argv)
+    args.scales = [s for s in args.scales.split(",") if s]
+    unknown = set(args.scales) - {"reference", "10x"}
+    if unknown or "reference" not in args.scales:
+        parser.error("--scales takes reference and optionally 10x")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.report_only:
+        results = json.loads((args.out / "results.json").read_text())
+        results["targets"] = report.targets(results)
+        write(results, args.out)
+        return 0
+    args.work.mkdir(parents=True, exist_ok=True)
+    log = args.work / "bench.log"
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_average_start": machine.load_average(),
+        "machine": machine.describe(),
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "log": str(log),
+    }
+    homes = {scale: Home(args.work / scale / "home", scale, log) for scale in args.scales}
+    try:
+        results["seed"] = {}
+        for scale, home in homes.items():
+            say(f"seeding {scale} in {home.path} (reused when already seeded)")
+            home.path.mkdir(parents=True, exist_ok=True)
+            results["seed"][scale] = home.seed(args.reseed)
+        results["load_average_measuring"] = machine.load_average()
+        with throwaway_database() as pg_url:
+            results["reference"] = reference_suite(homes["reference"], pg_url, args)
+            if "10x" in homes:
+                say("10x: end to end, default batch size")
+                results["10x"] = {"end_to_end": endtoend.end_to_end(homes["10x"], pg_url)}
+                say(f"  {results['10x']['end_to_end']['seconds']} s")
+    except BenchError as ex:
+        print(f"bench: {ex}", file=sys.stderr)
+        return 1
+    results["load_average_end"] = machine.load_average()
+    results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results["targets"] = report.targets(results)
+    write(results, args.out)
+    for row in results["targets"]:
+        status = {True: "PASS", False: "MISS", None: "INFO"}[row["pass"]]
+        say(f"{status} {row['target']}: {row['measured']}")
+    say(f"wrote {args.out / 'results.json'} and {args.out / 'RESULTS.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Measurements that need the embedded engine, run in a child process of the benchmark.
+
+chDB allows one process per data directory, so the benchmark itself never opens one: it starts
+`python -m bench.worker TASK --home H` between the `enrich` commands, and reads one JSON line back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from bench import oldway
+from enrich.config import Config
+from enrich.warehouse import connect, resolve_target, table
+
+MODELS = ("pnl", "pnl_positions", "wallet_resolution_outcomes", "wallet_accuracy")
+
+
+def count_pairs(client: Client, database: str, args: argparse.Namespace) -> dict[str, Any]:
+    pairs, resolved = client.query(
+        f"select count(), countIf(is_resolved = 1) from {table(database, 'pnl_positions')}"
+    ).result_rows[0]
+    return {"pairs": int(pairs), "resolved_pairs": int(resolved)}
+
+
+def drop_models(client: Client, database: str, args: argparse.Namespace) -> dict[str, Any]:
+    for name in args.names or MODELS:
+        client.command(f"drop table if exists {table(database, name)} sync")
+    return {"dropped": args.names or list(MODELS)}
+
+
+def old_approach(client: Client, database: str, args: argparse.Namespace) -> dict[str, Any]:
+    return oldway.emulate(client, database, args.sample_pairs)
+
+
+# The polars peer's computation in ClickHouse SQL: the domain formula over the source tables, with
+# no validation, no quarantine and no batch partitioning; shows the engine's own speed on the task.
+MINIMAL_PNL = """
+with flows as (
+    select wallet_address, condition_id, outcome_index,
+           if(side = 'BUY', shares, -shares) as delta,
+           if(side = 'BUY', -usd_value, usd_value) - fee_usd as cash
+    from {trades}
+    union all
+    select wallet_address, condition_id, outcome_index,
+           if(event_type = 'SPLIT', shares, -shares), if(event_type = 'SPLIT', -usd_value, usd_value)
+    from {events}
+),
+net as (
+    select wallet_address, condition_id, outcome_index, sum(delta) as net_shares, sum(cash) as cash
+    from flows group by wallet_address, condition_id, outcome_index
+)
+select net.wallet_address, net.condition_id, any(r.denominator) as denominator,
+       sum(net.cash) * any(r.denominator) + sum(net.net_shares * r.payout_numerators[net.outcome_index + 1])
+           as pnl_times_s
+from net left join (
+    select condition_id, payout_numerators, arraySum(payout_numerators) as denominator from {resolutions}
+) as r on r.condition_id = net.condition_id
+group by net.wallet_address, net.condition_id
+"""
+
+
+def minimal_sql(client: Client, database: str, repeat: int) -> list[float]:
+    select = MINIMAL_PNL.format(trades=table(database, "trades_raw"), events=table(database, "ctf_events"),
+                                resolutions=table(database, "resolutions"))
+    scratch = table(database, "bench_sql_minimal")
+    runs = []
+    for _ in range(repeat):
+        client.command(f"drop table if exists {scratch} sync")
+        started = time.monotonic()
+        client.command(f"create table {scratch} engine = Memory as {select}")
+        runs.append(time.monotonic() - started)
+    client.command(f"drop table if exists {scratch} sync")
+    return runs
+
+
+def model_sql(client: Client, database: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Time the compiled SELECTs of `pnl` and `pnl_positions`, each written to a scratch MergeTree
+    table partitioned like the model, without dbt around them (min of `repeat` runs)."""
+    compiled = Path(args.compiled)
+    timings: dict[str, list[float]] = {}
+    for model, order_by in (("pnl", "(condition_id, wallet_address, flow_id)"),
+                            ("pnl_positions", "(condition_id, wallet_address)")):
+        select = (compiled / f"{model}.sql").read_text()
+        scratch = table(database, f"bench_sql_{model}")
+        timings[model] = []
+        for _ in range(args.repeat):
+            client.command(f"drop table if exists {scratch} sync")
+            started = time.monotonic()
+            client.command(
+                f"create table {scratch} engine = MergeTree partition by batch_key order by {order_by}"
+                f" as {select}", settings={"max_partitions_per_insert_block": 1024},
+            )
+            timings[model].append(time.monotonic() - started)
+        client.command(f"drop table if exists {scratch} sync")
+    # pnl_positions reads the model table `pnl` (same rows as the scratch copy), as dbt's would
+    best = sum(min(t) for t in timings.values())
+    minimal = minimal_sql(client, database, args.repeat)
+    return {"seconds": best, "runs": timings, "minimal_seconds": min(minimal), "minimal_runs": minimal}
+
+
+TASKS = {"pairs": count_pairs, "drop": drop_models, "oldway": old_approach, "sql": model_sql}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.worker")
+    parser.add_argument("task", choices=sorted(TASKS))
+    parser.add_argument("--home", required=True)
+    parser.add_argument("--names", nargs="*")
+    parser.add_argument("--sample-pairs", type=int, default=300)
+    parser.add_argument("--compiled", help="folder holding the compiled pnl.sql and pnl_positions.sql")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    target = resolve_target(Config.from_env(home=args.home))
+    result = TASKS[args.task](connect(target), target.database, args)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""`enrich dims`: the markets gate 1 reports, and merging market rows into markets_dim.
+
+--missing runs gate 1 itself (its SQL lives once, in tests/gates/) and lists its stored failures.
+--from merges a file standing for the market API: parsed and checked by the loader's functions
+into a scratch table, then the merged table is swapped in with EXCHANGE TABLES, so a bad file or
+a failure leaves markets_dim as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from clickhouse_connect.driver.client import Client
+
+from enrich import loader
+from enrich.config import Config
+from enrich.dbtsession import DbtError, DbtSession
+from enrich.errors import EnrichError
+from enrich.loader import Column, SourceFile
+from enrich.warehouse import connect, resolve_target, table
+
+GATE = "gate_markets_missing_dim"
+DIM_TABLE = "markets_dim"
+FORMATS = {".csv": "CSVWithNames", ".parquet": "Parquet", ".jsonl": "JSONEachRow", ".ndjson": "JSONEachRow"}
+SHOWN = 20
+# ClickHouse names a JSON field it cannot parse at the end of its message.
+_JSON_KEY = re.compile(r"^(.+?: line \d+): (.*) \(while reading the value of key ([^)]+)\)$", re.S)
+
+
+def missing_markets(config: Config) -> list[tuple[str, int]]:
+    """(market_id, trades) of every traded market gate 1 finds without a markets_dim row."""
+    session = DbtSession(config)
+    try:
+        views = session.invoke("run", "--select", f"+{GATE},config.materialized:view")
+        if not views.success:
+            raise EnrichError(f"building the views {GATE} reads failed; see the dbt log")
+        result = session.invoke("test", "--select", GATE)
+    except DbtError as ex:
+        raise EnrichError(str(ex)) from None
+    node_result = next((r for r in result.result or [] if r.node.name == GATE), None)
+    if node_result is None:
+        raise EnrichError(f"the dbt project has no test {GATE}")
+    status = str(getattr(node_result.status, "value", node_result.status))
+    if status == "error":
+        raise EnrichError(f"{GATE} failed to run: {(node_result.message or '').strip()}")
+    node = node_result.node
+    client = connect(resolve_target(config))
+    try:
+        rows = client.query(f"select market_id, trades from {table(node.schema, node.alias)}"
+                            " order by market_id").result_rows
+    finally:
+        client.close()
+    return [(str(m), int(t)) for m, t in rows]
+
+
+def write_list(path: Path, market_ids: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text("".join(f"{m}\n" for m in market_ids))
+    os.replace(partial, path)
+
+
+@dataclass(frozen=True)
+class MergeSummary:
+    added: int
+    changed: int
+    unchanged: int
+
+    def describe(self, source: Path) -> str:
+        return (f"{DIM_TABLE} from {source}: {self.added} added, {self.changed} changed, "
+                f"{self.unchanged} unchanged")
+
+
+def merge_file(config: Config, path: Path) -> MergeSummary:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise EnrichError(f"{path}: unknown format; use .csv, .parquet or .jsonl")
+    if not path.is_file():
+        raise EnrichError(f"{path}: no such file")
+    source = SourceFile(DIM_TABLE, path.resolve(), fmt)
+    DbtSession(config).run_operation("create_sources")
+    target = resolve_target(config)
+    client = connect(target)
+    database = target.database
+    columns = loader.table_columns(client, database, DIM_TABLE)
+    incoming, merged = f"{DIM_TABLE}__incoming", f"{DIM_TABLE}__merged"
+    try:
+        if fmt == "JSONEachRow":
+            _check_json_keys(client, source, columns)
+        else:
+            loader.check_header(client, source, columns)
+        _create_like(client, database, incoming)
+        try:
+            loader.parse_into(client, source, database, incoming, columns)
+        except EnrichError as ex:
+            # one JSON object per line: the loader's "row N" is line N of the file
+            message = str(ex).replace(f"{source.label}: row ", f"{source.label}: line ", 1)
+            raise EnrichError(_JSON_KEY.sub(r"\1, column \3: \2", message, count=1)) from None
+        _check_unique(client, database, incoming, source)
+        added, changed, unchanged = _classify(client, database, incoming)
+        if added or changed:
+            _create_like(client, database, merged)
+            client.command(f"insert into {table(database, merged)} select * from {table(database, DIM_TABLE)}"
+                           " where market_id not in {ids:Array(String)}", parameters={"ids": changed})
+            client.command(f"insert into {table(database, merged)} select distinct * from "
+                           f"{table(database, incoming)} where market_id in {{ids:Array(String)}}",
+                           parameters={"ids": added + changed})
+            client.command(f"exchange tables {table(database, DIM_TABLE)} and {table(database, merged)}")
+    finally:
+        for name in (incoming, merged):
+            client.command(f"drop table if exists {table(database, name)}")
+    return MergeSummary(len(added), len(changed), len(unchanged))
+
+
+def _create_like(client: Client, database: str, name: str) -> None:
+    client.command(f"drop table if exists {table(database, name)}")
+    client.command(f"create table {table(database, name)} as {table(database, DIM_TABLE)}")
+
+
+def _check_json_keys(client: Client, source: SourceFile, columns: list[Column]) -> None:
+    """Every line must be an object with exactly the table's keys: ClickHouse would skip others."""
+    expected = sorted(c.name for c in columns)
+    rows = client.query(
+        "select _row_number, JSONExtractKeys(line), line from file({path:String}, 'LineAsString')"
+        " where arraySort(JSONExtractKeys(line)) != {expected:Array(String)} order by _row_number limit 1",
+        parameters={"path": str(source.path), "expected": expected},
+    ).result_rows
+    if rows:
+        line, keys, text = rows[0]
+        where = f"{source.label}: line {int(line) + 1}"
+        if not keys:
+            raise EnrichError(f"{where}: not a JSON object with the keys {', '.join(expected)}: "
+                              f"{text[:60]!r}")
+        missing = [k for k in expected if k not in keys]
+        unknown = [k for k in keys if k not in expected]
+        problems = ([f"missing key(s) {', '.join(missing)}"] if missing else []) + (
+            [f"unexpected key(s) {', '.join(unknown)}"] if unknown else [])
+        raise EnrichError(f"{where}: {'; '.join(problems) or 'duplicate keys'}")
+
+
+def _check_unique(client: Client, database: str, incoming: str, source: SourceFile) -> None:
+    rows = client.query(
+        f"select market_id from {table(database, incoming)} group by market_id"
+        " having uniqExact(cityHash64(*)) > 1 order by market_id limit 5"
+    ).result_rows
+    if rows:
+        ids = ", ".join(repr(r[0]) for r in rows)
+        raise EnrichError(f"{source.label}: market_id {ids} appear(s) more than once with different content; "
+                          "keep one row per market")
+
+
+def _classify(client: Client, database: str, incoming: str) -> tuple[list[str], list[str], list[str]]:
+    """The incoming market ids that are new, that replace a different row, and that are identical."""
+    rows = client.query(
+        f"""
+        select incoming.market_id, incoming.row_hash, existing.copies, existing.hashes
+        from (select market_id, any(cityHash64(*)) as row_hash
+              from {table(database, incoming)} group by market_id) as incoming
+        left join (select market_id, count() as copies, groupUniqArray(cityHash64(*)) as hashes
+                   from {table(database, DIM_TABLE)} group by market_id) as existing
+            on existing.market_id = incoming.market_id
+        order by incoming.market_id
+        """
+    ).result_rows
+    added = [m for m, _, copies, _ in rows if copies == 0]
+    unchanged = [m for m, h, copies, hashes in rows if copies > 0 and list(hashes) == [h]]
+    changed = [m for m, h, copies, hashes in rows if copies > 0 and list(hashes) != [h]]
+    return added, changed, unchanged
+
+
+def main(config: Config, args: argparse.Namespace) -> int:
+    if args.from_file:
+        if args.out:
+            raise EnrichError("--out goes with --missing")
+        print(merge_file(config, Path(args.from_file)).describe(Path(args.from_file)))
+        print("bring the results up to date with: enrich run --changed")
+        return 0
+    markets = missing_markets(config)
+    out = Path(args.out) if args.out else config.home / "missing-markets.txt"
+    write_list(out, [m for m, _ in markets])
+    print(f"{len(markets)} market(s) traded but missing from {DIM_TABLE}; ids written to {out}")
+    for market_id, trades in markets[:SHOWN]:
+        print(f"  {market_id}  {trades} trades")
+    if len(markets) > SHOWN:
+        print(f"  ... ({len(markets) - SHOWN} more in {out})")
+    return 0

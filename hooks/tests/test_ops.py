@@ -1,0 +1,426 @@
+"""Operations: `enrich status`, `reset`, `dims`, `run --changed`, run as docs/RUNBOOK.md writes them.
+
+One seeded home is shared by the module (a chDB directory cannot be copied); the tests run in file
+order on it, each leaving a state the next one knows: the changed run, status, the market reset,
+the dims merge, and the hard reset last.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shlex
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from conftest import ADMIN_URL, PROJECT_DIR, enrich_env, run_enrich
+from psycopg import sql
+
+from enrich.checkpoints import JOB, Checkpoint, read_local
+from enrich.cli import build_parser
+
+RUNBOOK = PROJECT_DIR / "docs" / "RUNBOOK.md"
+RESULTS = ("pnl", "pnl_positions", "wallet_resolution_outcomes", "wallet_accuracy")
+SOURCES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
+P = 256
+BAD_TRADE = "ops-bad-trade-1"
+
+
+def runbook_commands() -> list[str]:
+    """Every `enrich ...` line of the fenced sh blocks of RUNBOOK.md."""
+    blocks = re.findall(r"```sh\n(.*?)```", RUNBOOK.read_text(), re.S)
+    lines = (line.strip() for block in blocks for line in block.splitlines())
+    return [line for line in lines if line.startswith("enrich ")]
+
+
+def runbook(command: str, **placeholders: str | Path) -> list[str]:
+    """The runbook's COMMAND with its <PLACEHOLDERS> filled in, as arguments for run_enrich."""
+    assert command in runbook_commands(), f"{command!r} is not in {RUNBOOK.name}"
+    argv = shlex.split(command)[1:]
+    return [str(placeholders[a[1:-1]]) if a.startswith("<") else a for a in argv]
+
+
+PROBE = """
+import json, sys
+import clickhouse_connect
+client = clickhouse_connect.get_client(interface="chdb", path=sys.argv[1])
+out = []
+for kind, statement, parameters in json.loads(sys.stdin.read()):
+    if kind == "command":
+        client.command(statement, parameters=parameters)
+        out.append([])
+    else:
+        out.append([list(r) for r in client.query(statement, parameters=parameters).result_rows])
+print(json.dumps(out, default=str))
+"""
+
+
+def probe(home: Path, *statements: tuple[str, str, dict]) -> list[list[tuple]]:
+    """Run (kind, sql, parameters) statements in one short-lived process: one engine open for all."""
+    proc = subprocess.run([sys.executable, "-c", PROBE, str(home / "chdb")], input=json.dumps(statements),
+                          cwd=PROJECT_DIR, env=enrich_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return [[tuple(r) for r in rows] for rows in json.loads(proc.stdout)]
+
+
+@dataclass(frozen=True)
+class Sums:
+    """Order-independent content hashes of tables; tuple(*) so NULL P&L values count too."""
+
+    names: tuple[str, ...] = RESULTS
+    where: str = "1 = 1"
+    keep_computed_at: bool = False
+    parameters: dict | None = None
+
+    def statements(self) -> list[tuple[str, str, dict]]:
+        columns = "*" if self.keep_computed_at else "* except (computed_at)"
+        return [("query", f"select count(), sum(cityHash64(tuple(*))) from (select {columns}"
+                          f" from polymarket.{name} where {self.where})", self.parameters or {})
+                for name in self.names]
+
+
+def measure(home: Path, *sets: Sums, extra: tuple[tuple[str, str, dict], ...] = ()) -> list:
+    """Each set's {table: (count, hash)}, then the rows of each extra statement."""
+    results = iter(probe(home, *(st for s in sets for st in s.statements()), *extra))
+    measured: list = [{name: next(results)[0] for name in s.names} for s in sets]
+    return measured + list(results)
+
+
+def checksums(home: Path, sums: Sums = Sums()) -> dict[str, tuple]:
+    return measure(home, sums)[0]
+
+
+def keys_of(conditions: list[str]) -> tuple[str, str, dict]:
+    return ("query", "select distinct toUInt16(cityHash64(c) % {p:UInt16})"
+                     " from (select arrayJoin({c:Array(String)}) as c)", {"c": conditions, "p": P})
+
+
+def batch_keys(home: Path, conditions: list[str]) -> set[int]:
+    return {int(r[0]) for r in probe(home, keys_of(conditions))[0]}
+
+
+def ledger_keys(url: str, run_id: str) -> dict[str, set[int]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("select step, key_lo, key_hi from ops_batch_ledger where run_id = %s",
+                            [run_id]).fetchall()
+    keys: dict[str, set[int]] = {}
+    for step, lo, hi in rows:
+        keys.setdefault(step, set()).update(range(lo, hi + 1))
+    return keys
+
+
+@dataclass
+class Csv:
+    header: str
+    lines: list[str]
+    rows: list[dict[str, str]]
+
+    @classmethod
+    def read(cls, path: Path) -> Csv:
+        header, *lines = path.read_text().splitlines()
+        rows = list(csv.DictReader([header, *lines]))
+        assert len(rows) == len(lines), f"{path}: a record spans lines"
+        return cls(header, lines, rows)
+
+    def write(self, path: Path, keep: list[bool], extra: tuple[str, ...] = ()) -> None:
+        path.write_text("\n".join([self.header, *(ln for ln, k in zip(self.lines, keep, strict=True) if k),
+                                   *extra]) + "\n")
+
+
+@dataclass
+class World:
+    home: Path
+    env: dict[str, str]
+    pg: str
+    root: Path
+    sources: dict[str, Csv]
+    changed_conditions: list[str]
+    first: Checkpoint
+    changed: Checkpoint
+    changed_out: str
+    fresh: Checkpoint
+    sums_first: dict[str, tuple]
+    sums_changed: dict[str, tuple]
+    sums_fresh: dict[str, tuple]
+    untouched_first: dict[str, tuple]
+    untouched_changed: dict[str, tuple]
+
+
+@pytest.fixture(scope="module")
+def ops_pg() -> Iterator[str]:
+    name = f"enrich_ops_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    try:
+        yield ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def export_sources(home: Path, out: Path) -> dict[str, Csv]:
+    code = ("import sys; from pathlib import Path; from enrich.config import Config;"
+            " from enrich.export import export_relation; config = Config.from_env(home=sys.argv[1]);"
+            " [export_relation(config, n, Path(sys.argv[2]) / f'{n}.csv') for n in sys.argv[3:]]")
+    subprocess.run([sys.executable, "-c", code, str(home), str(out), *SOURCES], cwd=PROJECT_DIR,
+                   env=enrich_env(), check=True, capture_output=True, timeout=300)
+    return {name: Csv.read(out / f"{name}.csv") for name in SOURCES}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, ops_pg: str) -> World:
+    """The tiny dataset loaded in two parts: a complete run on the first, `--changed` after the
+    second is appended, then a `--fresh` run on the same data: what `--changed` must equal."""
+    root = tmp_path_factory.mktemp("ops")
+    home = root / "home"
+    env = enrich_env(POSTGRES_URL=ops_pg)
+    run_enrich(home, *runbook("enrich seed --scale tiny"), env=env)
+    sources = export_sources(home, root / "all")
+    trades, ctf, resolutions = sources["trades_raw"], sources["ctf_events"], sources["resolutions"]
+
+    # three resolved conditions get news in part 2: a condition new to the warehouse, later
+    # flows of a known one, and the resolution (with its redemptions) of a third
+    resolved = sorted({r["condition_id"] for r in resolutions.rows}
+                      & {r["condition_id"] for r in trades.rows})
+    new, more, resolving = resolved[0], resolved[1], resolved[2]
+    times = sorted(r["block_time"] for r in trades.rows if r["condition_id"] == more)
+    cutoff = times[len(times) // 2]
+
+    def later(row: dict[str, str]) -> bool:
+        c = row["condition_id"]
+        return (c == new or (c == more and row["block_time"] > cutoff)
+                or (c == resolving and row.get("event_type") == "REDEEM"))
+
+    bad = dict(next(r for r in trades.rows if r["condition_id"] == more and later(r)),
+               trade_id=BAD_TRADE, shares="0")
+    bad_line = ",".join(json.dumps(bad[k]) for k in trades.rows[0])
+    part1, part2 = root / "part1", root / "part2"
+    part1.mkdir()
+    part2.mkdir()
+    for name, table in (("trades_raw", trades), ("ctf_events", ctf)):
+        table.write(part1 / f"{name}.csv", [not later(r) for r in table.rows])
+        table.write(part2 / f"{name}.csv", [later(r) for r in table.rows],
+                    (bad_line,) if name == "trades_raw" else ())
+    arrives = [r["condition_id"] in (new, resolving) for r in resolutions.rows]
+    resolutions.write(part1 / "resolutions.csv", [not a for a in arrives])
+    resolutions.write(part2 / "resolutions.csv", arrives)
+    sources["markets_dim"].write(part1 / "markets_dim.csv", [True] * len(sources["markets_dim"].rows))
+    sources["markets_dim"].write(part2 / "markets_dim.csv", [False] * len(sources["markets_dim"].rows))
+
+    state = home / f"{JOB}.state.json"
+    run_enrich(home, *runbook("enrich load <DIR>", DIR=part1), env=env)
+    run_enrich(home, *runbook("enrich run"), env=env)
+    first = read_local(state)
+    # the rows outside the changed conditions' keys, build timestamps included
+    untouched = Sums(RESULTS[:3], "batch_key not in (select toUInt16(cityHash64(c) % {p:UInt16})"
+                                  " from (select arrayJoin({c:Array(String)}) as c))", True,
+                     {"c": [new, more, resolving], "p": P})
+    untouched_first, sums_first = measure(home, untouched, Sums())
+
+    run_enrich(home, *runbook("enrich load <DIR> --append", DIR=part2), env=env)
+    changed_out = run_enrich(home, *runbook("enrich run --changed"), env=env).stdout
+    changed = read_local(state)
+    untouched_changed, sums_changed = measure(home, untouched, Sums())
+
+    run_enrich(home, *runbook("enrich run --fresh"), env=env)
+    return World(home, env, ops_pg, root, sources, [new, more, resolving], first, changed, changed_out,
+                 read_local(state), sums_first, sums_changed, checksums(home), untouched_first,
+                 untouched_changed)
+
+
+def test_changed_run_rebuilds_only_the_changed_partitions(world: World) -> None:
+    expected = batch_keys(world.home, world.changed_conditions)
+    assert world.first.status == world.changed.status == "complete"
+    assert world.changed.run_id != world.first.run_id
+    # the first run covered every key; the changed run exactly the changed conditions' keys
+    assert ledger_keys(world.pg, world.first.run_id) == {"D": set(range(P)), "E": set(range(P))}
+    assert ledger_keys(world.pg, world.changed.run_id) == {"D": expected, "E": expected}
+    assert {k for lo, hi in world.changed.ranges_done for k in range(lo, hi + 1)} == expected
+    assert f"--changed: {len(expected)} of {P} keys changed" in world.changed_out
+    # the new data did change the results, and the other partitions were not rewritten at all
+    assert world.sums_changed != world.sums_first
+    assert world.untouched_changed == world.untouched_first
+    # ... and the result is what a full run on all the data makes
+    assert world.sums_changed == world.sums_fresh
+
+
+def test_changed_run_with_nothing_new_does_nothing(world: World) -> None:
+    out = run_enrich(world.home, *runbook("enrich run --changed"), env=world.env).stdout
+    assert f"no partition changed since run {world.fresh.run_id}; nothing to rebuild" in out
+    assert read_local(world.home / f"{JOB}.state.json") == world.fresh
+    assert checksums(world.home) == world.sums_fresh
+
+
+def engine_holder(home: Path) -> subprocess.Popen[str]:
+    """A process holding the run lock and the embedded engine, like a runner in mid-run."""
+    code = ("import sys, time; from pathlib import Path; from enrich.config import Config;"
+            " from enrich.locks import RunLock; from enrich.warehouse import connect, resolve_target;"
+            " RunLock(Path(sys.argv[1]), 'full-enrichment').acquire();"
+            " c = connect(resolve_target(Config.from_env(home=sys.argv[1]))); c.query('select 1');"
+            " print('held', flush=True); time.sleep(120)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(home)], cwd=PROJECT_DIR, env=enrich_env(),
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_status_reports_checkpoints_timings_and_quarantine(world: World) -> None:
+    cp = world.fresh
+    out = run_enrich(world.home, *runbook("enrich status"), env=world.env).stdout
+    assert out.count(f"run {cp.run_id} complete") == 2  # the local file and Postgres
+    assert "newer: neither, they agree" in out
+    assert (f"progress: step E: {cp.total_batches}/{cp.total_batches} batches, "
+            f"{cp.total_pairs:,}/{cp.total_pairs:,} pairs (100%)") in out
+    for step in ("D", "E"):
+        assert f"step {step}: {cp.total_batches} batches, {cp.total_pairs:,} pairs" in out
+    assert "pending mutations: 0" in out
+    [[(pnl_rows,)], [(reason,)]] = probe(
+        world.home, ("query", "select count() from polymarket.pnl", {}),
+        ("query", "select reason from polymarket.quarantine where row_id = {id:String}", {"id": BAD_TRADE}))
+    assert re.search(rf"pnl\s+{pnl_rows:,} rows", out)
+    assert re.search(rf"trades_raw\s+quarantined\s+1\s+{re.escape(reason)}", out)
+
+    holder = engine_holder(world.home)
+    try:
+        busy = run_enrich(world.home, *runbook("enrich status"), env=world.env)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"runner: running, pid {holder.pid}" in busy.stdout
+    assert f"warehouse figures unavailable: run pid {holder.pid} holds the embedded engine" in busy.stdout
+    assert busy.stdout.count(f"run {cp.run_id} complete") == 2 and "pending mutations" not in busy.stdout
+
+
+def test_reset_market_rebuilds_exactly_its_partitions(world: World) -> None:
+    home = world.home
+    market = next(r["market_id"] for r in world.sources["trades_raw"].rows
+                  if r["condition_id"] == world.changed_conditions[1])
+    [keys_rows] = probe(home, ("query", "select distinct toUInt16(cityHash64(condition_id) % 256) from"
+                                        " polymarket.trades_raw where market_id = {m:String}", {"m": market}))
+    keys = sorted(int(r[0]) for r in keys_rows)
+    inside = Sums(RESULTS[:3], "batch_key in {keys:Array(UInt16)}", True, {"keys": keys})
+    outside = Sums(RESULTS[:3], "batch_key not in {keys:Array(UInt16)}", True, {"keys": keys})
+    everything = Sums(RESULTS + SOURCES, keep_computed_at=True)
+    before, others, built_before = measure(home, Sums(), outside, inside)
+    drops = tuple(("command", f"alter table polymarket.{name} drop partition id {{k:String}}", {"k": str(k)})
+                  for name in RESULTS[:3] for k in keys)
+    # a hostile id changes nothing at all, build timestamps included
+    probe(home, *drops)
+    damaged_sums, damaged = measure(home, Sums(), everything)
+    assert damaged_sums != before
+    checkpoint = (home / f"{JOB}.state.json").read_text()
+    hostile = run_enrich(home, *runbook("enrich reset --market <MARKET_ID>", MARKET_ID="x' OR 1=1 --"),
+                         env=world.env, check=False)
+    assert hostile.returncode == 1 and "no market \"x' OR 1=1 --\"" in hostile.stderr
+    assert checksums(home, everything) == damaged
+
+    out = run_enrich(home, *runbook("enrich reset --market <MARKET_ID>", MARKET_ID=market), env=world.env)
+    assert f"rebuilt batch key(s) {', '.join(map(str, keys))}" in out.stdout
+    after, others_after, built_after = measure(home, Sums(), outside, inside)
+    assert after == before and others_after == others
+    assert built_after != built_before  # the market's partitions were rebuilt: new build timestamps
+    assert (home / f"{JOB}.state.json").read_text() == checkpoint
+
+
+def test_dims_lists_missing_markets_and_merges_a_file(world: World) -> None:
+    home, root = world.home, world.root
+    markets = world.sources["markets_dim"]
+    traded = sorted({r["market_id"] for r in world.sources["trades_raw"].rows})
+    gone = traded[:2]
+    reload = root / "reload"
+    reload.mkdir()
+    for name in SOURCES:
+        (reload / f"{name}.csv").write_text((root / "all" / f"{name}.csv").read_text())
+    markets.write(reload / "markets_dim.csv", [r["market_id"] not in gone for r in markets.rows])
+    run_enrich(home, *runbook("enrich load <DIR>", DIR=reload), env=world.env)
+
+    out = run_enrich(home, *runbook("enrich dims --missing"), env=world.env).stdout
+    assert (home / "missing-markets.txt").read_text().split() == gone
+    assert f"{len(gone)} market(s) traded but missing" in out
+
+    # the "market API" answer: the two missing markets, one changed, two identical
+    by_id = {r["market_id"]: r for r in markets.rows}
+    renamed = traded[2]
+    rows = [by_id[m] for m in gone] + [dict(by_id[renamed], question="Renamed by the API?")]
+    rows += [by_id[m] for m in traded[3:5]]
+    api = root / "markets.jsonl"
+    api.write_text("".join(json.dumps(dict(r, outcome_count=int(r["outcome_count"]),
+                                           outcome_labels=json.loads(r["outcome_labels"].replace("'", '"'))))
+                           + "\n" for r in rows))
+
+    bad = root / "bad-markets.jsonl"
+    lines = api.read_text().splitlines()
+    lines[1] = lines[1].replace('"outcome_count": 2', '"outcome_count": 300')
+    bad.write_text("\n".join(lines[:2]) + "\n")
+    before = checksums(home, Sums(("markets_dim",)))
+    refused = run_enrich(home, *runbook("enrich dims --from <FILE>", FILE=bad), env=world.env, check=False)
+    assert refused.returncode == 1
+    assert "bad-markets.jsonl: line 2, column outcome_count" in refused.stderr
+    assert checksums(home, Sums(("markets_dim",))) == before
+
+    merged = run_enrich(home, *runbook("enrich dims --from <FILE>", FILE=api), env=world.env).stdout
+    assert "2 added, 1 changed, 2 unchanged" in merged
+    assert probe(home, ("query", "select count(), uniqExact(market_id) from polymarket.markets_dim", {}),
+                 ("query", "select question from polymarket.markets_dim where market_id = {m:String}",
+                  {"m": renamed})) == [[(len(markets.rows), len(markets.rows))], [("Renamed by the API?",)]]
+    run_enrich(home, *runbook("enrich dims --missing"), env=world.env)
+    assert (home / "missing-markets.txt").read_text() == ""
+
+    # the sources now differ from the last run's only in the renamed market's labels
+    out = run_enrich(home, *runbook("enrich run --changed"), env=world.env).stdout
+    key = batch_keys(home, [by_id[renamed]["condition_id"]])
+    assert f"--changed: 1 of {P} keys changed ({min(key)}-{min(key)})" in out
+    assert ledger_keys(world.pg, read_local(home / f"{JOB}.state.json").run_id) == {"D": key, "E": key}
+
+
+def test_reset_all_backs_up_then_forgets_everything(world: World) -> None:
+    home = world.home
+    counts = {name: count for name, (count, _) in checksums(home).items()}
+    argv = [sys.executable, "-m", "enrich", "--home", str(home), *runbook("enrich reset --all")]
+    no_tty = subprocess.run(argv, cwd=PROJECT_DIR, env=world.env, stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=300)
+    assert no_tty.returncode == 1 and "--yes" in no_tty.stderr
+    holder = engine_holder(home)
+    try:
+        locked = run_enrich(home, *runbook("enrich reset --all --yes"), env=world.env, check=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert locked.returncode == 1 and f"pid {holder.pid}" in locked.stderr
+    assert {name: count for name, (count, _) in checksums(home).items()} == counts
+
+    out = run_enrich(home, *runbook("enrich reset --all --yes"), env=world.env).stdout
+    backup = Path(re.search(r"backup of the results: (\S+)", out).group(1))
+    assert backup.parent == home / "backups"
+    left = ("query", "select name from system.tables where database = 'polymarket' and name in"
+                     " {n:Array(String)}", {"n": [*RESULTS, "_enrich_meta", "_enrich_key_signatures"]})
+    backed_up = tuple(("query", "select count() from file({p:String}, 'Parquet')",
+                       {"p": str(backup / f"{name}.parquet")}) for name in RESULTS)
+    assert probe(home, left, *backed_up) == [[], *([(counts[name],)] for name in RESULTS)]
+    assert not (home / f"{JOB}.state.json").exists()
+    with psycopg.connect(world.pg) as conn:
+        checkpoints = conn.execute("select count(*) from ops_job_checkpoints where job = %s", [JOB])
+        assert checkpoints.fetchone() == (0,)
+        assert conn.execute("select count(*) from ops_batch_ledger").fetchone()[0] > 0
+    status = run_enrich(home, *runbook("enrich status"), env=world.env).stdout
+    assert "state.json: none" in status and "checkpoint in Postgres" in status and "absent" in status
+
+
+def test_runbook_commands_parse_with_the_cli() -> None:
+    commands = runbook_commands()
+    assert len(commands) >= 15
+    parser = build_parser()
+    for command in commands:
+        argv = [a if not a.startswith("<") else "x" for a in shlex.split(command)[1:]]
+        parser.parse_args(argv)  # argparse exits on a command it does not know
+    text = RUNBOOK.read_text()
+    for section in ("Start", "Resume", "Stop", "Monitor", "Gates", "Troubleshooting", "Emergency",
+                    "File locations"):
+        assert re.search(rf"^## \d+\. {section}", text, re.M), section
