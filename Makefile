@@ -21,8 +21,9 @@ demo: install
 	$(BIN)/enrich run --step all --fresh
 
 ## The whole test suite: Python tests (they also run dbt's unit and data tests) against real chDB and Postgres.
+## Two workers, a test file each: most of a test's time is single-threaded (Python start-up, dbt's parse).
 test: install postgres
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check hooks bench
