@@ -96,6 +96,24 @@ def ledger(url: str, run_id: str) -> list[tuple[int, int, int]]:
                             " order by batch_idx", [run_id]).fetchall()
 
 
+def test_step_d_prices_every_resolved_pair_and_conserves_value_exactly(
+    reference: tuple[Path, dict[str, tuple]],
+) -> None:
+    home, _ = reference
+    unpriced = query(home, "select count() from polymarket.pnl_positions where is_resolved = 1"
+                           " and realized_pnl_usd is null")
+    missing = query(home, "select count() from (select distinct wallet_address, condition_id"
+                          " from polymarket.int_flows_unioned where is_resolved = 1) as flows"
+                          " left anti join polymarket.pnl_positions as positions"
+                          " using (wallet_address, condition_id)")
+    # the seed is a closed system: per market, every wallet's P&L sums to minus the fees, to the unit
+    markets = query(home, "select count(), countIf(imbalance != 0) from (select market_id,"
+                          " sum(realized_pnl_usd) + sum(fee_usd) as imbalance from polymarket.pnl"
+                          " where is_resolved = 1 group by market_id)")
+    assert unpriced == [(0,)] and missing == [(0,)]
+    assert markets[0][0] > 0 and markets[0][1] == 0, markets
+
+
 def test_kills_and_stops_resume_to_the_same_tables(reference: tuple[Path, dict[str, tuple]],
                                                   own_pg: str) -> None:
     home, sums = reference
