@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -21,10 +22,10 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A throwaway Postgres database, dropped when the session ends."""
-    name = f"enrich_test_{uuid.uuid4().hex[:10]}"
+@contextmanager
+def throwaway_database(prefix: str = "enrich_test") -> Iterator[str]:
+    """A Postgres database of its own, dropped on exit; yields its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
     try:
@@ -32,6 +33,20 @@ def pg_url() -> Iterator[str]:
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
             admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A throwaway Postgres database shared by the session."""
+    with throwaway_database() as url:
+        yield url
+
+
+@pytest.fixture
+def own_pg() -> Iterator[str]:
+    """A Postgres database of one test alone: checkpoint rows are per job, so tests must not share."""
+    with throwaway_database() as url:
+        yield url
 
 
 def enrich_env(**extra: str) -> dict[str, str]:

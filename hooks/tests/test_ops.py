@@ -13,15 +13,13 @@ import re
 import shlex
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import ADMIN_URL, PROJECT_DIR, enrich_env, run_enrich
-from psycopg import sql
+from conftest import PROJECT_DIR, enrich_env, run_enrich, throwaway_database
 
 from enrich.checkpoints import JOB, Checkpoint, read_local
 from enrich.cli import build_parser
@@ -155,14 +153,8 @@ class World:
 
 @pytest.fixture(scope="module")
 def ops_pg() -> Iterator[str]:
-    name = f"enrich_ops_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    try:
-        yield ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    with throwaway_database("enrich_ops") as url:
+        yield url
 
 
 def export_sources(home: Path, out: Path) -> dict[str, Csv]:

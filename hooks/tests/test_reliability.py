@@ -17,15 +17,13 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import ADMIN_URL, PROJECT_DIR, enrich_env, run_enrich
+from conftest import PROJECT_DIR, enrich_env, run_enrich
 from psycopg import sql
 
 from enrich.checkpoints import JOB, Checkpoint, read_local
@@ -137,19 +135,6 @@ def console_lines(home: Path, offset: int) -> list[str]:
 def console_size(home: Path) -> int:
     path = home / f"{JOB}.console.log"
     return path.stat().st_size if path.exists() else 0
-
-
-@pytest.fixture
-def own_pg() -> Iterator[str]:
-    """A Postgres database of this test alone: checkpoint rows are per job, tests must not share them."""
-    name = f"enrich_rel_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    try:
-        yield ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="module")

@@ -9,14 +9,11 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from conftest import ADMIN_URL, PROJECT_DIR, enrich_env, query, run_enrich
-from psycopg import sql
 
 from enrich.checkpoints import JOB, read_local
 from enrich.errors import EnrichError
@@ -26,19 +23,6 @@ pytestmark = pytest.mark.reliability
 
 BATCH_SIZE = "40"  # the tiny scale has 400 pairs: about a dozen batches
 TABLES = ("pnl", "pnl_positions")
-
-
-@pytest.fixture
-def own_pg() -> Iterator[str]:
-    """A Postgres database of this test alone: the checkpoint row is per job, so tests must not share."""
-    name = f"enrich_runner_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    try:
-        yield ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def checksums(home: Path) -> dict[str, tuple]:
