@@ -20,10 +20,11 @@ from enrich.warehouse import table
 
 # The default aims at DEFAULT_BATCHES batches, never smaller than MIN_DEFAULT_BATCH_SIZE pairs.
 # There are no mutations to pace, and every batch pays a fixed cost (a dbt invocation and a
-# partition replace per model: about 1.2 s for Step D and 0.8 s for Step E, measured at the
-# reference scale), so fewer, larger batches are faster; 8 keeps the work a crash can cost to an
-# eighth of a step at any scale (a fixed 18,000 pairs meant 87 batches per step at 10x).
-DEFAULT_BATCHES = 8
+# partition replace per model: about 0.4 s per step at the reference scale, measured by
+# `make bench`), so fewer, larger batches are faster: 4 keep the batched run within 1.5 times a
+# single-shot build while a crash costs at most a quarter of a step. (A fixed 18,000 pairs meant
+# 87 batches per step at 10x.)
+DEFAULT_BATCHES = 4
 MIN_DEFAULT_BATCH_SIZE = 18_000
 FLOWS_MODEL = "int_flows_unioned"
 

@@ -24,6 +24,7 @@ from enrich.checkpoints import (
 )
 from enrich.errors import EnrichError
 from enrich.plan import (
+    DEFAULT_BATCHES,
     MIN_DEFAULT_BATCH_SIZE,
     build_plan,
     default_batch_size,
@@ -94,12 +95,14 @@ def test_plan_batches_and_fingerprint() -> None:
     assert len({plan.fingerprint, *(o.fingerprint for o in others)}) == 5
 
 
-def test_default_batch_size_aims_at_eight_batches_with_a_floor() -> None:
+def test_default_batch_size_aims_at_a_fixed_number_of_batches_with_a_floor() -> None:
     assert default_batch_size(1) == MIN_DEFAULT_BATCH_SIZE
-    assert default_batch_size(8 * MIN_DEFAULT_BATCH_SIZE) == MIN_DEFAULT_BATCH_SIZE
-    assert default_batch_size(1_369_310) == 171_164  # ceil(1,369,310 / 8): 10x scale
+    assert default_batch_size(DEFAULT_BATCHES * MIN_DEFAULT_BATCH_SIZE) == MIN_DEFAULT_BATCH_SIZE
+    pairs_10x = 1_369_310
+    assert default_batch_size(pairs_10x) == -(-pairs_10x // DEFAULT_BATCHES)
     # whole keys per range: greedy packing may need one range more than the target
-    assert len(pack_ranges([1_000] * 1_369, default_batch_size(1_369_000))) in (8, 9)
+    batches = len(pack_ranges([1_000] * 1_369, default_batch_size(1_369_000)))
+    assert batches in (DEFAULT_BATCHES, DEFAULT_BATCHES + 1)
 
 
 def test_batch_size_sources(monkeypatch: pytest.MonkeyPatch) -> None:
