@@ -269,7 +269,9 @@ class Runner:
             return self.steps
         todo = [s for s in self.steps if s.name not in resume.steps_done]
         names = [s.name for s in todo]
-        if resume.status != "complete" and resume.step not in names:
+        # a checkpoint may name a step it has just completed (killed before the next one began)
+        unfinished = resume.status != "complete" and resume.step not in resume.steps_done
+        if unfinished and resume.step not in names:
             raise EnrichError(f"the checkpoint is for step {resume.step}, which --step {self.args.step} "
                               "does not run; resume with --step all or that step")
         return todo

@@ -224,6 +224,22 @@ def test_changed_batch_partitions_needs_fresh(reference: tuple[Path, dict[str, t
                        " where key = 'batch_partitions'") == [("256",)]
 
 
+def test_a_kill_between_steps_resumes_with_the_next_step(reference: tuple[Path, dict[str, tuple]]) -> None:
+    home, sums = reference
+    # checkpoint writes of a one-batch --step all --fresh: 1 new run (before the drop), 2 start,
+    # 3 batch D1, 4 step D complete, 5 step E begins; dying in the 5th leaves a checkpoint naming
+    # the step it has just completed
+    killed = run_enrich(home, "run", "--step", "all", "--fresh",
+                        env=enrich_env(ENRICH_TEST_KILL_AT="checkpoint:5"), check=False)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    state = read_local(home / f"{JOB}.state.json")
+    assert (state.step, state.steps_done, state.status) == ("D", ["D"], "running")
+    resumed = run_enrich(home, "run", "--step", "all", "--resume")
+    assert "step E complete" in resumed.stdout
+    assert checksums(home) == sums
+    assert read_local(home / f"{JOB}.state.json").status == "complete"
+
+
 def test_lock_excludes_a_live_runner_and_takes_over_a_dead_ones(tmp_path: Path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from pathlib import Path; from enrich.locks import RunLock;"
