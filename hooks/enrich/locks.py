@@ -12,6 +12,8 @@ import fcntl
 import os
 from pathlib import Path
 
+from dbt.adapters.chdb.client import process_alive
+
 from enrich.errors import EnrichError
 
 
@@ -20,16 +22,6 @@ def _read_pid(path: Path) -> int | None:
         return int(path.read_text().strip() or "x")
     except (OSError, ValueError):
         return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class RunLock:
@@ -53,7 +45,7 @@ class RunLock:
             ) from None
         self._fd = fd
         previous = _read_pid(self.pid_path) or _read_pid(self.lock_path)
-        stale = previous if previous and previous != os.getpid() and not _alive(previous) else None
+        stale = previous if previous and previous != os.getpid() and not process_alive(previous) else None
         pid = str(os.getpid()).encode()
         os.ftruncate(fd, 0)
         os.pwrite(fd, pid + b"\n", 0)

@@ -32,11 +32,12 @@ def engine_lock_holder(path: str) -> int | None:
                 pid = int(line.split(":", 1)[1])
             except ValueError:
                 return None
-            return pid if pid != os.getpid() and _alive(pid) else None
+            return pid if pid != os.getpid() and process_alive(pid) else None
     return None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one of another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
