@@ -1,17 +1,22 @@
-"""Checkpoints of committed batches: an atomic local state file, mirrored to Postgres when configured.
+"""Where a run's state is kept: an atomic local state file, mirrored to Postgres when configured.
 
-The local file is written first and is always current. Postgres may lag while it is unreachable:
-ledger rows it has not confirmed stay in the file (`pg_pending`) and are sent when it answers again,
-even by a later, resumed process.
+A checkpoint belongs to one job on one warehouse (its identity: host, port and database of a
+server, the data path of the embedded engine), so two warehouses never see each other's runs.
+The local file is written first and is always current. Postgres may lag while it is unreachable
+or switched off: ledger rows it has not confirmed stay in the file (`pg_pending`) and are sent
+when it answers again, even by a later process. What the fields mean and how they change is
+`enrich.runstate`'s business; this module only stores and validates them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,11 +30,12 @@ from enrich.errors import EnrichError
 
 JOB = "full-enrichment"
 STATUSES = ("running", "stopped", "complete")
+MODES = ("run", "fresh", "changed")
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 class DamagedCheckpoint(EnrichError):
-    """The state file exists but cannot be trusted."""
+    """The state file (or the Postgres row) exists but cannot be trusted."""
 
 
 def now_iso() -> str:
@@ -53,23 +59,60 @@ class LedgerRow:
 @dataclass
 class Checkpoint:
     run_id: str
-    step: str
+    warehouse: str
+    # What the operator asked for, recorded before any work: mode (run, fresh, changed), step
+    # (all, D, E) and the batch size (None: sized from the data).
+    mode: str
+    step_request: str
+    batch_size: int | None
     batch_partitions: int
-    plan_fingerprint: str
-    total_batches: int
-    total_pairs: int
-    # Kept so a resume packs the same plan without repeating --batch-size.
-    batch_size: int
     status: str = "running"
-    # Index of the last committed batch of `step`; -1 before the first commits.
-    batch_idx: int = -1
-    pairs_done: int = 0
-    last_mutations: int = 0
-    ranges_done: list[list[int]] = field(default_factory=list)
+    # The steps the request runs, in order, and those complete on the current plan.
+    steps: list[str] = field(default_factory=list)
     steps_done: list[str] = field(default_factory=list)
+    # The result tables the steps build (read by status and by the start decision).
+    tables: list[str] = field(default_factory=list)
+    # --fresh: the result tables were dropped (done once, before the first batch).
+    dropped: bool = False
+    # The key ranges to build, [lo, hi, pairs]; empty until planned.
+    plan: list[list[int]] = field(default_factory=list)
+    # Per step, the plan ranges committed, as [lo, hi].
+    done: dict[str, list[list[int]]] = field(default_factory=dict)
+    # Per batch key, the signature of the data the committed ranges were built from.
+    signatures: dict[str, list[int]] = field(default_factory=dict)
+    gates_done: bool = False
+    started_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
     job: str = JOB
     pg_pending: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def unfinished(self) -> bool:
+        return self.status != "complete"
+
+    @property
+    def planned(self) -> bool:
+        return bool(self.plan)
+
+    @property
+    def step(self) -> str:
+        """The step in flight: the first not complete, else the last."""
+        return next((s for s in self.steps if s not in self.steps_done), self.steps[-1] if self.steps else "")
+
+    @property
+    def total_batches(self) -> int:
+        return len(self.plan)
+
+    @property
+    def total_pairs(self) -> int:
+        return sum(r[2] for r in self.plan)
+
+    def ranges_done(self, step: str | None = None) -> list[list[int]]:
+        return self.done.get(step or self.step, [])
+
+    def pairs_done(self, step: str | None = None) -> int:
+        committed = {tuple(r) for r in self.ranges_done(step)}
+        return sum(r[2] for r in self.plan if (r[0], r[1]) in committed)
 
     def state(self) -> dict[str, Any]:
         """The checkpoint as Postgres stores it: everything but the local outbox."""
@@ -77,13 +120,10 @@ class Checkpoint:
         del data["pg_pending"]
         return data
 
-    @property
-    def unfinished(self) -> bool:
-        return self.status != "complete"
-
     @classmethod
     def from_dict(cls, data: Any, origin: str) -> Checkpoint:
         """Validate a stored state; anything inconsistent raises DamagedCheckpoint naming `origin`."""
+
         def bad(reason: str) -> DamagedCheckpoint:
             return DamagedCheckpoint(f"checkpoint {origin} is damaged: {reason}")
 
@@ -91,62 +131,108 @@ class Checkpoint:
             raise bad("it is not a JSON object")
         if data.get("job") != JOB:
             raise bad(f"it belongs to job {data.get('job')!r}, not {JOB!r}")
-        types = {
-            "run_id": str, "step": str, "batch_partitions": int, "plan_fingerprint": str,
-            "total_batches": int, "total_pairs": int, "batch_size": int, "status": str, "batch_idx": int,
-            "pairs_done": int, "last_mutations": int, "ranges_done": list, "steps_done": list,
+        expected = {f.name: f.type for f in fields(cls)}
+        unknown = sorted(set(data) - set(expected))
+        if unknown:
+            raise bad(f"unknown field(s) {', '.join(unknown)} (written by another version?)")
+        kinds: dict[str, type | tuple[type, ...]] = {
+            "run_id": str,
+            "warehouse": str,
+            "mode": str,
+            "step_request": str,
+            "batch_size": (int, type(None)),
+            "batch_partitions": int,
+            "status": str,
+            "steps": list,
+            "steps_done": list,
+            "tables": list,
+            "dropped": bool,
+            "plan": list,
+            "done": dict,
+            "signatures": dict,
+            "gates_done": bool,
+            "started_at": str,
             "updated_at": str,
+            "pg_pending": list,
         }
-        for key, kind in types.items():
-            if not isinstance(data.get(key), kind) or isinstance(data.get(key), bool):
-                raise bad(f"field {key!r} is missing or not a {kind.__name__}")
+        for key, kind in kinds.items():
+            value = data.get(key)
+            if key not in data or not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise bad(f"field {key!r} is missing or not a {getattr(kind, '__name__', 'valid value')}")
         if data["status"] not in STATUSES:
             raise bad(f"unknown status {data['status']!r}")
-        ranges = data["ranges_done"]
-        pairs_ok = (isinstance(r, list) and len(r) == 2 and all(type(x) is int for x in r) for r in ranges)
-        if not all(pairs_ok):
-            raise bad("ranges_done must be a list of [lo, hi] pairs")
-        if data["batch_idx"] != len(ranges) - 1:
-            raise bad(f"batch_idx {data['batch_idx']} does not match {len(ranges)} ranges done")
-        if data["batch_idx"] >= data["total_batches"]:
-            raise bad(f"batch_idx {data['batch_idx']} is beyond the plan's {data['total_batches']} batches")
+        if data["mode"] not in MODES:
+            raise bad(f"unknown mode {data['mode']!r}")
+        if not all(_ints(r, 3) for r in data["plan"]):
+            raise bad("plan must be a list of [lo, hi, pairs]")
+        for step, ranges in data["done"].items():
+            if step not in data["steps"] or not all(_ints(r, 2) for r in ranges):
+                raise bad(f"done[{step!r}] must be a list of [lo, hi] of a planned step")
+            planned = {(r[0], r[1]) for r in data["plan"]}
+            if any((r[0], r[1]) not in planned for r in ranges):
+                raise bad(f"done[{step!r}] names a range that is not in the plan")
+        if not all(isinstance(s, str) and s in data["steps"] for s in data["steps_done"]):
+            raise bad("steps_done names a step the run does not run")
+        if not all(k.isdigit() and _ints(v, 3) for k, v in data["signatures"].items()):
+            raise bad("signatures must map batch keys to [flows, flows_hash, markets_hash]")
+        for stamp in ("started_at", "updated_at"):
+            try:
+                datetime.fromisoformat(data[stamp])
+            except ValueError:
+                raise bad(f"{stamp} {data[stamp]!r} is not a timestamp") from None
         try:
-            datetime.fromisoformat(data["updated_at"])
-        except ValueError:
-            raise bad(f"updated_at {data['updated_at']!r} is not a timestamp") from None
-        pending = data.get("pg_pending", [])
-        try:
-            [LedgerRow(**row) for row in pending]
+            [LedgerRow(**row) for row in data["pg_pending"]]
         except TypeError:
             raise bad("pg_pending holds malformed ledger rows") from None
-        return cls(**{k: data[k] for k in (*types, "job")}, pg_pending=list(pending))
+        return cls(**data)
 
     def newer_than(self, other: Checkpoint) -> bool:
-        return (datetime.fromisoformat(self.updated_at), self.batch_idx) > (
-            datetime.fromisoformat(other.updated_at), other.batch_idx)
+        return (datetime.fromisoformat(self.updated_at), self.progress) > (
+            datetime.fromisoformat(other.updated_at),
+            other.progress,
+        )
+
+    @property
+    def progress(self) -> int:
+        return sum(len(r) for r in self.done.values()) + len(self.steps_done)
 
 
-def state_path(home: Path) -> Path:
-    return home / f"{JOB}.state.json"
+def _ints(value: Any, length: int) -> bool:
+    return isinstance(value, list) and len(value) == length and all(type(x) is int for x in value)
+
+
+def state_path(home: Path, warehouse: str) -> Path:
+    """The state file of WAREHOUSE's run in HOME: one file per warehouse, so targets never mix."""
+    readable = re.sub(r"[^A-Za-z0-9]+", "-", warehouse.split("://", 1)[-1]).strip("-")[-40:]
+    digest = hashlib.sha256(warehouse.encode()).hexdigest()[:10]
+    return home / f"{JOB}.{readable}-{digest}.state.json"
 
 
 def write_local(path: Path, checkpoint: Checkpoint) -> None:
     """Replace the state file atomically: a crash leaves the old file or the new one, never half."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    data = json.dumps(asdict(checkpoint), indent=2, sort_keys=True).encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    data = json.dumps(asdict(checkpoint), indent=1, sort_keys=True).encode()
     try:
-        os.write(fd, data + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    killpoints.reached("checkpoint")
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, data + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        killpoints.reached("checkpoint")
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as ex:
+        tmp.unlink(missing_ok=True)
+        raise EnrichError(
+            f"cannot write the checkpoint {path}: {ex.strerror or ex}; the previous "
+            "checkpoint is intact (free space or fix the permissions, then "
+            "`enrich run --resume`)"
+        ) from None
 
 
 def read_local(path: Path) -> Checkpoint | None:
@@ -186,14 +272,14 @@ def scrub(text: str, url: str) -> str:
 
 
 class PgStore:
-    """The Postgres side: migrations, the per-step checkpoint row and the batch ledger."""
+    """The Postgres side: migrations, one checkpoint row per (job, warehouse), the batch ledger."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.where = redact_url(url)
         self._conn: psycopg.Connection | None = None
 
-    def _connection(self) -> psycopg.Connection:
+    def connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
         return self._conn
@@ -206,9 +292,12 @@ class PgStore:
     def error(self, ex: Exception) -> str:
         return scrub(str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__, self.url)
 
+    def unreachable(self, ex: Exception, fix: str) -> EnrichError:
+        return EnrichError(f"Postgres at {self.where} is unreachable ({self.error(ex)}); {fix}")
+
     def migrate(self) -> list[str]:
         """Apply each migration file once, each in its own transaction; returns those applied now."""
-        conn = self._connection()
+        conn = self.connection()
         applied = []
         with conn.transaction():
             conn.execute("select pg_advisory_xact_lock(hashtext('enrich.schema_migrations'))")
@@ -228,54 +317,91 @@ class PgStore:
                 applied.append(path.name)
         return applied
 
-    def load(self) -> Checkpoint | None:
-        row = self._connection().execute(
-            "select state from ops_job_checkpoints where job = %s order by updated_at desc limit 1", [JOB]
-        ).fetchone()
+    def load(self, warehouse: str) -> Checkpoint | None:
+        row = (
+            self.connection()
+            .execute(
+                "select state from ops_run_checkpoints where job = %s and warehouse = %s", [JOB, warehouse]
+            )
+            .fetchone()
+        )
         return None if row is None else Checkpoint.from_dict(row[0], f"in Postgres {self.where}")
 
+    def delete(self, warehouse: str) -> None:
+        self.connection().execute(
+            "delete from ops_run_checkpoints where job = %s and warehouse = %s", [JOB, warehouse]
+        )
+
     def save(self, checkpoint: Checkpoint, ledger: list[LedgerRow]) -> None:
-        conn = self._connection()
+        conn = self.connection()
         with conn.transaction():
             conn.execute(
                 """
-                insert into ops_job_checkpoints (job, step, run_id, status, batch_idx, total_batches,
-                    pairs_done, total_pairs, last_mutations, batch_partitions, plan_fingerprint, state,
-                    updated_at)
-                values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-                on conflict (job, step) do update set
-                    run_id = excluded.run_id, status = excluded.status, batch_idx = excluded.batch_idx,
-                    total_batches = excluded.total_batches, pairs_done = excluded.pairs_done,
-                    total_pairs = excluded.total_pairs, last_mutations = excluded.last_mutations,
-                    batch_partitions = excluded.batch_partitions,
-                    plan_fingerprint = excluded.plan_fingerprint, state = excluded.state,
-                    updated_at = excluded.updated_at
+                insert into ops_run_checkpoints (job, warehouse, run_id, status, step, batches_done,
+                    total_batches, pairs_done, total_pairs, state, updated_at)
+                values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                on conflict (job, warehouse) do update set
+                    run_id = excluded.run_id, status = excluded.status, step = excluded.step,
+                    batches_done = excluded.batches_done, total_batches = excluded.total_batches,
+                    pairs_done = excluded.pairs_done, total_pairs = excluded.total_pairs,
+                    state = excluded.state, updated_at = excluded.updated_at
                 """,
-                [checkpoint.job, checkpoint.step, checkpoint.run_id, checkpoint.status, checkpoint.batch_idx,
-                 checkpoint.total_batches, checkpoint.pairs_done, checkpoint.total_pairs,
-                 checkpoint.last_mutations, checkpoint.batch_partitions, checkpoint.plan_fingerprint,
-                 Jsonb(checkpoint.state()), checkpoint.updated_at],
+                [
+                    checkpoint.job,
+                    checkpoint.warehouse,
+                    checkpoint.run_id,
+                    checkpoint.status,
+                    checkpoint.step,
+                    len(checkpoint.ranges_done()),
+                    checkpoint.total_batches,
+                    checkpoint.pairs_done(),
+                    checkpoint.total_pairs,
+                    Jsonb(checkpoint.state()),
+                    checkpoint.updated_at,
+                ],
             )
             with conn.cursor() as cur:
                 cur.executemany(
                     """
                     insert into ops_batch_ledger (run_id, step, batch_idx, key_lo, key_hi, pairs,
-                        rows_written, seconds, status, finished_at)
-                    values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                        rows_written, seconds, status, finished_at, warehouse)
+                    values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                     on conflict (run_id, step, batch_idx) do nothing
                     """,
-                    [[r.run_id, r.step, r.batch_idx, r.key_lo, r.key_hi, r.pairs, r.rows_written,
-                      r.seconds, r.status, r.finished_at] for r in ledger],
+                    [
+                        [
+                            r.run_id,
+                            r.step,
+                            r.batch_idx,
+                            r.key_lo,
+                            r.key_hi,
+                            r.pairs,
+                            r.rows_written,
+                            r.seconds,
+                            r.status,
+                            r.finished_at,
+                            checkpoint.warehouse,
+                        ]
+                        for r in ledger
+                    ],
                 )
 
 
 class CheckpointWriter:
-    """Commits checkpoints: the local file always, Postgres when reachable, with backoff when not."""
+    """Commits checkpoints: the local file always, Postgres when reachable, with backoff when not.
 
-    def __init__(self, path: Path, store: PgStore | None, log: Callable[[str], None]) -> None:
+    Ledger rows are queued in the local file whenever a Postgres URL is configured, even while
+    Postgres is switched off for this run (--local-checkpoints-only): a later run with Postgres
+    sends them.
+    """
+
+    def __init__(
+        self, path: Path, store: PgStore | None, log: Callable[[str], None], queue_ledger: bool
+    ) -> None:
         self.path = path
         self.store = store
         self.log = log
+        self.queue_ledger = queue_ledger
         self._failures = 0
         self._next_try = 0.0
         # A runner killed between writing and renaming left its temp file; only the holder of the
@@ -285,7 +411,7 @@ class CheckpointWriter:
 
     def commit(self, checkpoint: Checkpoint, ledger_row: LedgerRow | None = None) -> None:
         checkpoint.updated_at = now_iso()
-        if ledger_row is not None and self.store is not None:
+        if ledger_row is not None and self.queue_ledger:
             checkpoint.pg_pending.append(asdict(ledger_row))
         write_local(self.path, checkpoint)
         self.sync(checkpoint)
@@ -302,14 +428,17 @@ class CheckpointWriter:
         except psycopg.Error as ex:
             self.store.close()
             self._failures += 1
-            delay = min(60.0, 2.0 ** self._failures)
+            delay = min(60.0, 2.0**self._failures)
             self._next_try = time.monotonic() + delay
-            self.log(f"warning: Postgres checkpoint at {self.store.where} failed ({self.store.error(ex)}); "
-                     f"the local file stays current, retrying in {delay:.0f}s")
+            self.log(
+                f"warning: Postgres checkpoint at {self.store.where} failed ({self.store.error(ex)}); "
+                f"the local file stays current, retrying in {delay:.0f}s"
+            )
             return False
         if self._failures or len(pending) > 1:
             self.log(f"Postgres checkpoint at {self.store.where} caught up ({len(pending)} ledger rows)")
         self._failures = 0
-        checkpoint.pg_pending.clear()
-        write_local(self.path, checkpoint)
+        if pending:
+            checkpoint.pg_pending.clear()
+            write_local(self.path, checkpoint)
         return True

@@ -1,14 +1,23 @@
-"""The `enrich` command: load, seed, run the steps, show the gates, export."""
+"""The `enrich` command: load, seed, run the steps, show the gates, export.
+
+Every operator error ends in one line on stderr and a documented exit code (`enrich.errors.ExitCode`),
+never a traceback. An unexpected exception (a bug) prints one line too and leaves its traceback in
+`<home>/enrich-errors.log`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from enrich.config import Config
-from enrich.errors import EnrichError
+from enrich.errors import EnrichError, ExitCode
 
 
 def _cmd_load(args: argparse.Namespace, config: Config) -> int:
@@ -69,83 +78,155 @@ def _cmd_dbt(args: argparse.Namespace, config: Config) -> int:
     from dbt.cli.main import dbtRunner
 
     result = dbtRunner().invoke(args.dbt_args)
-    return 0 if result.success else 1
+    return int(ExitCode.OK if result.success else ExitCode.ERROR)
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    parts = []
+    for package in ("polymarket-enrich", "dbt-core", "dbt-clickhouse", "clickhouse-connect", "chdb-core"):
+        try:
+            parts.append(f"{package} {installed(package)}")
+        except PackageNotFoundError:
+            parts.append(f"{package} (not installed)")
+    return f"enrich {parts[0].split(' ', 1)[1]} ({', '.join(parts[1:])})"
+
+
+def _global_options(parser: argparse.ArgumentParser, top: bool) -> None:
+    """--home and --target, accepted before and after the subcommand.
+
+    On a subcommand they default to SUPPRESS, so one given before the subcommand is not
+    overwritten by the subparser's default.
+    """
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument("--home", default=default,
+                        help="runtime directory (default $ENRICH_HOME or ./runtime)")
+    parser.add_argument("--target", default=default,
+                        help="dbt target: local (embedded chDB, default), server or cluster")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="enrich",
         description="P&L (Step D) and resolution accuracy (Step E) for a prediction-market warehouse.",
+        epilog="exit codes: 0 ok, 1 a gate failed, 2 usage, 3 an unfinished run needs --resume, "
+               "4 error, 130/143 stopped by SIGINT/SIGTERM",
     )
-    parser.add_argument("--home", help="runtime directory (default $ENRICH_HOME or ./runtime)")
-    parser.add_argument("--target", help="dbt target: local (embedded chDB, default), server or cluster")
+    parser.add_argument("--version", action="version", version=version())
+    _global_options(parser, top=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    load = commands.add_parser("load", help="load source tables from NAME.csv / NAME.parquet files in DIR")
+    def command(name: str, handler: Callable[[argparse.Namespace, Config], int], help: str,
+                ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help)
+        _global_options(sub, top=False)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    load = command("load", _cmd_load, "load source tables from NAME.csv / NAME.parquet files in DIR")
     load.add_argument("directory", metavar="DIR")
     load.add_argument("--append", action="store_true", help="add the rows instead of replacing the tables")
-    load.set_defaults(handler=_cmd_load)
 
-    seed = commands.add_parser("seed", help="generate a deterministic synthetic dataset as the source tables")
+    seed = command("seed", _cmd_seed, "generate a deterministic synthetic dataset as the source tables")
     seed.add_argument("--scale", choices=["tiny", "reference", "10x"], default="reference")
     seed.add_argument("--seed", type=int, default=42)
-    seed.set_defaults(handler=_cmd_seed)
 
-    export = commands.add_parser("export", help="write a model, source or quarantine to .csv or .parquet")
+    export = command("export", _cmd_export, "write a model, source or quarantine to .csv or .parquet")
     export.add_argument("name")
     export.add_argument("--out", required=True)
-    export.set_defaults(handler=_cmd_export)
 
-    run = commands.add_parser("run", help="run Step D, Step E and the gates in resumable batches")
-    run.add_argument("--step", choices=["D", "E", "all"], default="all")
+    run = command("run", _cmd_run, "run Step D, Step E and the gates in resumable batches")
+    run.add_argument("--step", choices=["D", "E", "all"], default=None,
+                     help="the step(s) to run (default all; a resume keeps the recorded one)")
     run.add_argument("--batch-size", type=int, default=None,
                      help="pairs per batch (default $BATCH_SIZE or automatic)")
     mode = run.add_mutually_exclusive_group()
-    mode.add_argument("--resume", action="store_true", help="continue after the last committed batch")
-    mode.add_argument("--fresh", action="store_true", help="discard the checkpoint and start over")
+    mode.add_argument("--resume", action="store_true",
+                      help="continue the unfinished run (or start one); the one restart command")
+    mode.add_argument("--fresh", action="store_true", help="drop the results and start over")
     mode.add_argument("--changed", action="store_true",
                       help="rebuild only the partitions whose flows, resolutions or markets changed")
     run.add_argument("--local-checkpoints-only", action="store_true",
                      help="go on without Postgres checkpoints even when POSTGRES_URL is set")
-    run.set_defaults(handler=_cmd_run)
 
-    gates = commands.add_parser("gates", help="run the validation gates (dbt tests) and print the gate table")
-    gates.set_defaults(handler=_cmd_gates)
+    gates = command("gates", _cmd_gates, "run the validation gates (dbt tests) and print the gate table")
+    gates.add_argument("--json", action="store_true", help="print the gates as JSON (see README)")
 
-    status = commands.add_parser("status", help="checkpoint, progress, timings, mutations, quarantine")
-    status.set_defaults(handler=_cmd_status)
+    status = command("status", _cmd_status, "checkpoint, progress, timings, mutations, quarantine")
+    status.add_argument("--json", action="store_true", help="print the status as JSON (see README)")
 
-    reset = commands.add_parser("reset", help="hard reset (backup, drop results) or rebuild one market")
+    reset = command("reset", _cmd_reset, "hard reset (backup, drop results) or rebuild one market")
     what = reset.add_mutually_exclusive_group(required=True)
     what.add_argument("--all", action="store_true",
                       help="back up and drop the P&L and outcome tables, delete the checkpoints")
     what.add_argument("--market", metavar="ID", help="recompute the partitions holding market ID")
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation (--all)")
-    reset.set_defaults(handler=_cmd_reset)
 
-    dims = commands.add_parser("dims", help="list markets missing from markets_dim, or merge market rows in")
+    dims = command("dims", _cmd_dims, "list markets missing from markets_dim, or merge market rows in")
     source = dims.add_mutually_exclusive_group(required=True)
     source.add_argument("--missing", action="store_true", help="list traded markets absent from markets_dim")
     source.add_argument("--from", dest="from_file", metavar="FILE",
                         help="merge market rows from a .csv, .parquet or .jsonl file into markets_dim")
     dims.add_argument("--out", help="file for --missing (default $ENRICH_HOME/missing-markets.txt)")
-    dims.set_defaults(handler=_cmd_dims)
 
-    dbt = commands.add_parser("dbt", help="run dbt with .env.local and --home applied, e.g. enrich dbt test")
+    dbt = command("dbt", _cmd_dbt, "run dbt with .env.local and --home applied, e.g. enrich dbt test")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
-    dbt.set_defaults(handler=_cmd_dbt)
     return parser
+
+
+def _operator_error(ex: BaseException) -> EnrichError | None:
+    """The one-line form of an error the operator can fix, None for a bug."""
+    from dbt.adapters.exceptions import FailedToConnectError
+    from dbt_common.exceptions import DbtRuntimeError
+
+    if isinstance(ex, EnrichError):
+        return ex
+    if isinstance(ex, OSError) and ex.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS):
+        where = f" ({ex.filename})" if ex.filename else ""
+        return EnrichError(f"{ex.strerror}{where}; free space or fix the permissions, then run the "
+                           "command again (`enrich run --resume` continues a run)")
+    if isinstance(ex, (FailedToConnectError, DbtRuntimeError)):
+        return EnrichError(" ".join(str(ex).split()))
+    return None
+
+
+def _scrub(text: str) -> str:
+    """Never print a secret, whatever a driver put in its message."""
+    from enrich.checkpoints import scrub
+
+    password = os.environ.get("CLICKHOUSE_PASSWORD")
+    if password:
+        text = text.replace(password, "***")
+    url = os.environ.get("POSTGRES_URL")
+    return scrub(text, url) if url else text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace, Config], int] = args.handler
+    config: Config | None = None
     try:
         config = Config.from_env(home=args.home, target=args.target)
         return handler(args, config)
-    except EnrichError as ex:
-        print(f"enrich: {ex}", file=sys.stderr)
-        return 1
+    except Exception as ex:
+        known = _operator_error(ex)
+        if known is not None:
+            print(f"enrich: {_scrub(str(known))}", file=sys.stderr)
+            return int(known.exit_code)
+        log = (config.home if config else Path.cwd()) / "enrich-errors.log"
+        try:
+            with log.open("a") as fh:
+                fh.write(_scrub(f"--- {datetime.now(UTC).isoformat()} enrich {' '.join(sys.argv[1:])}\n"
+                                + traceback.format_exc()))
+            where = f"; the traceback is in {log}"
+        except OSError:
+            where = ""
+        message = _scrub(" ".join(str(ex).split())[:500])
+        print(f"enrich: unexpected error (please report it): {type(ex).__name__}: {message}{where}",
+              file=sys.stderr)
+        return int(ExitCode.ERROR)
 
 
 if __name__ == "__main__":

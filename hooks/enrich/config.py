@@ -6,8 +6,17 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
+from enrich.errors import UsageError
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 ENV_FILE = ".env.local"
+PROFILE = "enrich"
+
+
+class ConfigError(UsageError):
+    """The settings are unusable: a bad .env.local line, an unknown target."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,8 @@ class Config:
             load_env_file(PROJECT_DIR / ENV_FILE)
         resolved_home = Path(home or os.environ.get("ENRICH_HOME") or PROJECT_DIR / "runtime").resolve()
         resolved_target = target or os.environ.get("ENRICH_TARGET") or None
+        if resolved_target:
+            check_target(PROJECT_DIR / "profiles", resolved_target)
         os.environ["ENRICH_HOME"] = str(resolved_home)
         if resolved_target:
             os.environ["ENRICH_TARGET"] = resolved_target
@@ -57,8 +68,16 @@ def load_env_file(path: Path) -> None:
             line = line[len("export ") :]
         key, sep, value = line.partition("=")
         if not sep or not key.strip().isidentifier():
-            raise ValueError(f"{path}:{number}: expected KEY=VALUE")
+            raise ConfigError(f"{path}: line {number}: expected KEY=VALUE")
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
         os.environ.setdefault(key.strip(), value)
+
+
+def check_target(profiles_dir: Path, target: str) -> None:
+    """An unknown target is a usage error naming the valid ones, before dbt renders anything."""
+    path = profiles_dir / "profiles.yml"
+    outputs = ((yaml.safe_load(path.read_text()) or {}).get(PROFILE) or {}).get("outputs") or {}
+    if target not in outputs:
+        raise ConfigError(f"unknown target {target!r}; the targets of {path} are {', '.join(outputs)}")

@@ -8,6 +8,7 @@ invocation instead.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from dbt.cli.main import dbtRunner, dbtRunnerResult
@@ -27,12 +28,16 @@ class DbtSession:
         self._quiet = quiet
         self._manifest: Any = None
 
+    @property
+    def target_path(self) -> Path:
+        # Artifacts live with the runtime data, so two homes never share a target/ folder.
+        return self._config.home / "dbt" / "target"
+
     def _base_args(self) -> list[str]:
         args = [
             "--project-dir", str(self._config.project_dir),
             "--profiles-dir", str(self._config.profiles_dir),
-            # Artifacts live with the runtime data, so two homes never share a target/ folder.
-            "--target-path", str(self._config.home / "dbt" / "target"),
+            "--target-path", str(self.target_path),
         ]
         if self._config.target:
             args += ["--target", self._config.target]
@@ -50,14 +55,15 @@ class DbtSession:
             self._manifest = result.result
         return self._manifest
 
-    def invoke(self, command: str, *args: str, variables: dict[str, Any] | None = None) -> dbtRunnerResult:
+    def invoke(self, command: str, *args: str, variables: dict[str, Any] | None = None,
+               what: str | None = None) -> dbtRunnerResult:
         """Run one dbt command on the shared manifest; raise DbtError when dbt itself fails."""
         argv = [*self._global_args(), command, *args, *self._base_args()]
         if variables:
             argv += ["--vars", json.dumps(variables)]
         result = dbtRunner(manifest=self.manifest, callbacks=killpoints.dbt_callbacks()).invoke(argv)
         if result.exception is not None:
-            raise DbtError(f"dbt {command} failed: {result.exception}") from result.exception
+            raise DbtError(f"{what or 'dbt ' + command} failed: {_one_line(result.exception)}") from None
         return result
 
     def run_operation(self, macro: str, macro_args: dict[str, Any] | None = None) -> None:
@@ -70,6 +76,12 @@ class DbtSession:
     @staticmethod
     def _raise_on_failure(result: dbtRunnerResult, what: str) -> None:
         if result.exception is not None:
-            raise DbtError(f"dbt {what} failed: {result.exception}") from result.exception
+            raise DbtError(f"dbt {what} failed: {_one_line(result.exception)}") from None
         if not result.success:
-            raise DbtError(f"dbt {what} failed; see the log above")
+            raise DbtError(f"dbt {what} failed; see the dbt log under the home's dbt/logs")
+
+
+def _one_line(ex: BaseException) -> str:
+    """dbt's exception as one line: engine lock and connection errors keep their own message."""
+    lines = [line.strip() for line in str(ex).splitlines() if line.strip()]
+    return " ".join(lines)[:2000] or type(ex).__name__

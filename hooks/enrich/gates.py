@@ -1,13 +1,16 @@
-"""`enrich gates`: run the validation gates and print one line per gate.
+"""`enrich gates`: run the validation gates and print one line per gate (or JSON).
 
 The gates are dbt singular data tests tagged `gate` (tests/gates/); this module only runs them and
-reads what dbt reports: each test's status and failure count, its meta (label, expected value, fix)
-and its stored-failures table (gate 3's two numbers, the bad markets, the quarantine counts).
+reads what dbt reports: each test's status and failure count, its meta and its stored-failures
+table. The meta says how to show a gate: `gate` (the label), `expected`, `fix`, `counts: true`
+(the stored row holds the `expected` and `actual` numbers, as gate 3's does) and `list` (a title
+under which the stored rows are printed, as for the bad markets and the quarantine counts).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -15,16 +18,14 @@ from typing import Any, TextIO
 from clickhouse_connect.driver.client import Client
 
 from enrich.config import Config
-from enrich.dbtsession import DbtError, DbtSession
-from enrich.errors import EnrichError
+from enrich.dbtsession import DbtSession
+from enrich.errors import EnrichError, ExitCode
+from enrich.project import GATE_TAG
 from enrich.warehouse import connect, resolve_target, table
 
 SYMBOLS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "error": "❌"}
 # Rows of a stored-failures table the report shows; the table itself holds them all.
 SHOWN_ROWS = 20
-WALLETS_GATE = "gate_wallets_with_outcomes"
-BAD_MARKETS_GATE = "gate_bad_markets"
-QUARANTINE_GATE = "gate_quarantine_summary"
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,19 @@ class GateResult:
     actual: str
     fix: str
     message: str
+    # the title the stored rows are printed under; empty: not printed
+    list_title: str = ""
     columns: tuple[str, ...] = ()
     rows: tuple[tuple[Any, ...], ...] = ()
 
     @property
     def failed(self) -> bool:
         return self.status in ("fail", "error")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "label": self.label, "status": self.status, "expected": self.expected,
+                "actual": self.actual, "fix": self.fix, "message": self.message,
+                "rows": [dict(zip(self.columns, _plain(row), strict=True)) for row in self.rows[:SHOWN_ROWS]]}
 
 
 @dataclass(frozen=True)
@@ -54,27 +62,37 @@ class GateReport:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        return int(ExitCode.GATES_FAILED if self.failed else ExitCode.OK)
 
     def gate(self, name: str) -> GateResult | None:
         return next((g for g in self.gates if g.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        warned = sum(g.status == "warn" for g in self.gates)
+        return {"passed": not self.failed, "exit_code": self.exit_code,
+                "counts": {"pass": len(self.gates) - len(self.failed) - warned, "warn": warned,
+                           "fail": len(self.failed)},
+                "gates": [g.to_json() for g in self.gates]}
+
+
+def _plain(row: tuple[Any, ...]) -> list[Any]:
+    """JSON-ready values: numbers stay numbers (Decimal as a string keeps every digit)."""
+    return [v if isinstance(v, (int, float, str, bool)) or v is None else str(v) for v in row]
 
 
 def run_gates(config: Config, session: DbtSession | None = None,
               variables: dict[str, Any] | None = None, build_views: bool = True) -> GateReport:
     """`dbt test --select tag:gate`, then each gate's result and stored failures."""
     session = session or DbtSession(config)
-    try:
-        if build_views:
-            # The views the gates read (staging, quarantine) are cheap and may not exist yet, or
-            # may predate a change of the project.
-            views = session.invoke("run", "--select", "+tag:gate,config.materialized:view",
-                                   variables=variables)
-            if not views.success:
-                raise EnrichError("building the views the gates read failed; see the dbt log above")
-        result = session.invoke("test", "--select", "tag:gate", variables=variables)
-    except DbtError as ex:
-        raise EnrichError(str(ex)) from None
+    if build_views:
+        # The views the gates read (staging, quarantine) are cheap and may not exist yet, or
+        # may predate a change of the project.
+        views = session.invoke("run", "--select", f"+tag:{GATE_TAG},config.materialized:view",
+                               variables=variables, what="building the views the gates read")
+        if not views.success:
+            raise EnrichError("building the views the gates read failed; see the dbt log under the "
+                              "home's dbt/logs")
+    result = session.invoke("test", "--select", f"tag:{GATE_TAG}", variables=variables, what="the gate run")
     node_results = list(result.result or [])
     if not node_results:
         raise EnrichError("dbt found no gates to run (no test tagged `gate` under tests/gates/)")
@@ -96,7 +114,7 @@ def _gate_result(client: Client, node_result: Any) -> GateResult:
     if status != "error" and node.config.store_failures:
         columns, rows = _stored_failures(client, node.schema, node.alias)
     expected, actual = str(meta.get("expected", "")), str(node_result.failures or 0)
-    if node.name == WALLETS_GATE and rows:
+    if meta.get("counts") and rows:
         record = dict(zip(columns, rows[0], strict=True))
         expected, actual = str(record["expected"]), str(record["actual"])
     if status == "error":
@@ -109,6 +127,7 @@ def _gate_result(client: Client, node_result: Any) -> GateResult:
         actual=actual,
         fix=str(meta.get("fix", "")),
         message=(node_result.message or "").strip(),
+        list_title=str(meta.get("list", "")),
         columns=columns,
         rows=rows,
     )
@@ -134,8 +153,8 @@ def print_report(report: GateReport, out: TextIO = sys.stdout) -> None:
             print(f"      error: {_error_line(gate.message)}", file=out)
         if gate.status != "pass" and gate.fix:
             print(f"      fix: {gate.fix}", file=out)
-    _print_rows(report.gate(BAD_MARKETS_GATE), "Bad markets (conservation)", out)
-    _print_rows(report.gate(QUARANTINE_GATE), "Quarantined rows by reason", out)
+    for gate in report.gates:
+        _print_rows(gate, out)
     failed = len(report.failed)
     warned = sum(g.status == "warn" for g in report.gates)
     print(f"{len(report.gates) - failed - warned} passed, {warned} warned, {failed} failed", file=out)
@@ -147,10 +166,10 @@ def _error_line(message: str) -> str:
     return detail or "see the dbt log"
 
 
-def _print_rows(gate: GateResult | None, title: str, out: TextIO) -> None:
-    if gate is None or not gate.rows:
+def _print_rows(gate: GateResult, out: TextIO) -> None:
+    if not gate.list_title or not gate.rows:
         return
-    print(f"{title}:", file=out)
+    print(f"{gate.list_title}:", file=out)
     print("  " + "  ".join(gate.columns), file=out)
     for row in gate.rows[:SHOWN_ROWS]:
         print("  " + "  ".join(str(v) for v in row), file=out)
@@ -160,5 +179,8 @@ def _print_rows(gate: GateResult | None, title: str, out: TextIO) -> None:
 
 def main(config: Config, args: argparse.Namespace) -> int:
     report = run_gates(config)
-    print_report(report)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print_report(report)
     return report.exit_code

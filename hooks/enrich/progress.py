@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from enrich.checkpoints import JOB
+
 
 class Console:
     """Prints a line and appends it, timestamped, to `<home>/<job>.console.log`."""
 
-    def __init__(self, home: Path, job: str, out: TextIO = sys.stdout) -> None:
+    def __init__(self, home: Path, job: str = JOB, out: TextIO = sys.stdout) -> None:
         self.log_path = home / f"{job}.console.log"
         self.out = out
         self.tty = out.isatty()

@@ -1,15 +1,16 @@
 """`enrich reset`: the runbook's hard reset (--all) and the rebuild of one market (--market ID).
 
-Both take the run lock, so neither runs beside a runner. Decisions:
-- --all backs up the four result tables first (Parquet, via `enrich export`) and stops before
-  touching anything when a backup fails. It drops the tables, the `_enrich_meta` markers (all of
-  them describe the dropped tables), the partition signatures of `--changed` and this job's
-  checkpoints (local file and Postgres row). The Postgres ledger keeps its rows: it is the history
-  of what ran; the console log records the reset and its backup path, so the history says where
-  the old results went.
-- --market recomputes the market's partitions exactly as a run does (the flows table rebuilt
-  from the current sources, then the batched models for those keys, then wallet_accuracy). It
-  leaves the checkpoint alone: the partitions it rewrites end up as a complete run makes them.
+Both take the home lock, so neither runs beside a runner. Decisions:
+- --all backs up the result tables first (Parquet, via `enrich export`) and stops before touching
+  anything when a backup fails. It then deletes this warehouse's checkpoints (local file and
+  Postgres row) BEFORE it drops a table: killed in between, the next `enrich run --resume` finds
+  no checkpoint and starts a new run, rather than trusting a "complete" run whose tables are
+  gone. The Postgres ledger keeps its rows: it is the history of what ran; the console log
+  records the reset and its backup path.
+- --market rebuilds the market's batch keys exactly as a run does, with the same executor (the
+  upstream models from the current sources, then every step's batched models for those keys,
+  then the models the steps rebuild whole). It leaves the checkpoint alone: the next --changed or
+  --resume sees those keys' new signatures and rebuilds them once more, which is idempotent.
 """
 
 from __future__ import annotations
@@ -22,20 +23,20 @@ from pathlib import Path
 
 import psycopg
 
-from enrich import changes, checkpoints
-from enrich.checkpoints import JOB, PgStore
+from enrich import killpoints
+from enrich.checkpoints import PgStore, state_path
 from enrich.config import Config
-from enrich.dbtsession import DbtError, DbtSession
+from enrich.dbtsession import DbtSession
+from enrich.ddl import Ddl
 from enrich.errors import EnrichError
+from enrich.executor import Executor
 from enrich.export import export_relation
 from enrich.locks import RunLock
-from enrich.plan import FLOWS_MODEL
 from enrich.progress import Console
-from enrich.runner import META_TABLE, STEP_D, STEP_E, STEPS, Warehouse, check_run
-from enrich.warehouse import connect, resolve_target, table
+from enrich.project import FLOWS_MODEL, SOURCE_TABLES, result_tables, steps_from_manifest
+from enrich.runstate import key_runs
+from enrich.warehouse import connect, identity, resolve_target, table
 
-RESULT_TABLES = tuple(m for s in STEPS for m in s.models)
-SOURCES_OF_MARKETS = ("trades_raw", "ctf_events", "markets_dim")
 CONFIRMATION = "reset"
 
 
@@ -48,8 +49,16 @@ def confirm(what: str) -> None:
         raise EnrichError("reset cancelled; nothing was changed")
 
 
+def _executor(config: Config) -> Executor:
+    target = resolve_target(config)
+    ddl = Ddl.for_target(connect(target), target)
+    return Executor(DbtSession(config), ddl, config.home / "dbt" / "runs" / "reset")
+
+
 def reset_all(config: Config, yes: bool, console: Console) -> Path:
-    """Back up, then drop the result tables and forget every checkpoint; returns the backup folder."""
+    """Back up, forget the checkpoints, then drop the result tables; returns the backup folder."""
+    target = resolve_target(config)
+    warehouse = identity(target)
     url = os.environ.get("POSTGRES_URL")
     store = PgStore(url) if url else None
     try:
@@ -57,30 +66,32 @@ def reset_all(config: Config, yes: bool, console: Console) -> Path:
             try:
                 store.migrate()
             except psycopg.Error as ex:
-                raise EnrichError(f"Postgres at {store.where} is unreachable ({store.error(ex)}); its "
-                                  "checkpoint could not be deleted, so nothing was reset") from None
+                raise store.unreachable(
+                    ex, "its checkpoint could not be deleted, so nothing was reset"
+                ) from None
+        executor = _executor(config)
+        tables = result_tables(steps_from_manifest(executor.session.manifest))
         if not yes:
-            confirm(f"This backs up, then drops {', '.join(RESULT_TABLES)} and deletes the checkpoints "
-                    f"of {config.home}")
-        target = resolve_target(config)
-        client = connect(target)
-        warehouse = Warehouse(client, target.database)
+            confirm(
+                f"This backs up, then drops {', '.join(tables)} and deletes the checkpoints of {warehouse}"
+            )
         backup = config.home / "backups" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        present = warehouse.existing(RESULT_TABLES)
-        for name in RESULT_TABLES:
+        present = executor.existing(tables)
+        for name in tables:
             if name in present:
                 rows = export_relation(config, name, backup / f"{name}.parquet")
                 console.say(f"backed up {rows:,} rows of {name}")
         console.say(f"backup: {backup}" if present else "no result tables to back up")
-        for name in (*RESULT_TABLES, META_TABLE, changes.SIGNATURE_TABLE):
-            warehouse.drop(name)
-        warehouse.drop_leftovers(RESULT_TABLES)
-        checkpoints.state_path(config.home).unlink(missing_ok=True)
+        state_path(config.home, warehouse).unlink(missing_ok=True)
         if store is not None:
-            with psycopg.connect(store.url, autocommit=True, connect_timeout=5) as conn:
-                conn.execute("delete from ops_job_checkpoints where job = %s", [JOB])
-        console.say(f"reset --all: dropped {', '.join(RESULT_TABLES)}, the run markers and the checkpoints"
-                    + (f" (local and Postgres {store.where}; the ledger keeps its history)" if store else ""))
+            store.delete(warehouse)
+        killpoints.reached("reset-forgotten")
+        executor.drop(tables)
+        executor.drop_leftovers(tables)
+        console.say(
+            f"reset --all: deleted the checkpoints, dropped {', '.join(tables)}"
+            + (f" (local and Postgres {store.where}; the ledger keeps its history)" if store else "")
+        )
         return backup
     finally:
         if store is not None:
@@ -88,50 +99,49 @@ def reset_all(config: Config, yes: bool, console: Console) -> Path:
 
 
 def market_keys(config: Config, market_id: str, console: Console) -> list[int]:
-    """Rebuild the flows table, then the batch keys of the market's conditions (bound parameter)."""
-    target = resolve_target(config)
-    client = connect(target)
-    database = target.database
-    warehouse = Warehouse(client, database)
-    missing = [name for name in RESULT_TABLES if name not in warehouse.existing(RESULT_TABLES)]
+    """Rebuild the batch keys of MARKET_ID's flows and result rows (an id bound, never pasted)."""
+    executor = _executor(config)
+    client, database = executor.client, executor.ddl.database
+    steps = steps_from_manifest(executor.session.manifest)
+    tables = result_tables(steps)
+    missing = [name for name in tables if name not in executor.existing(tables)]
     if missing:
         raise EnrichError(f"no {', '.join(missing)} yet: run `enrich run` first")
-    sources = [name for name in SOURCES_OF_MARKETS if warehouse.existing((name,))]
-    found = sum(client.query(f"select count() from {table(database, name)} where market_id = {{m:String}}",
-                             parameters={"m": market_id}).result_rows[0][0] for name in sources)
+    sources = [name for name in SOURCE_TABLES if name != "resolutions" and executor.existing([name])]
+    found = sum(
+        client.query(
+            f"select count() from {table(database, name)} where market_id = {{m:String}}",
+            parameters={"m": market_id},
+        ).result_rows[0][0]
+        for name in sources
+    )
     if not found:
-        raise EnrichError(f"no market {market_id!r} in {', '.join(SOURCES_OF_MARKETS)}; nothing was changed")
-    session = DbtSession(config)
-    console.say(f"reset --market {market_id}: rebuilding {FLOWS_MODEL}")
-    _run(session, ("+" + FLOWS_MODEL,), (), None, f"rebuild of {FLOWS_MODEL}")
-    staged = " union distinct ".join(
-        f"select batch_key from {table(database, view)} where market_id = {{m:String}}"
-        for view in ("stg_polymarket__trades", "stg_polymarket__ctf_events", "stg_polymarket__markets"))
-    keys = sorted(int(r[0]) for r in client.query(staged, parameters={"m": market_id}).result_rows)
-    for lo, hi in changes.changed_ranges(keys, (0,) * (max(keys) + 1), 1):
-        # flows_built_this_run: the flows table was rebuilt above, the models need not re-check it
-        variables = {"batch_lo": lo, "batch_hi": hi, "flows_built_this_run": True}
-        models = (*STEP_D.batched, *STEP_E.batched)
-        console.say(f"reset --market {market_id}: rebuilding keys {lo}-{hi} of {', '.join(models)}")
-        _run(session, models, models, variables, f"rebuild of keys {lo}-{hi}")
-    _run(session, STEP_E.finalize, STEP_E.finalize, None, "rebuild of wallet_accuracy")
+        raise EnrichError(f"no market {market_id!r} in {', '.join(sources)}; nothing was changed")
+    console.say(f"reset --market {market_id}: rebuilding the upstream models")
+    executor.upstream(steps)
+    # the keys its flows have now, and those its result rows had (a condition it no longer names)
+    keys = sorted(
+        int(r[0])
+        for r in client.query(
+            " union distinct ".join(
+                f"select batch_key from {table(database, name)} where market_id = {{m:String}}"
+                for name in (FLOWS_MODEL, steps[0].batched[0])
+            ),
+            parameters={"m": market_id},
+        ).result_rows
+    )
+    batched = tuple(m for s in steps for m in s.batched)
+    for lo, hi in key_runs(keys):
+        console.say(f"reset --market {market_id}: rebuilding keys {lo}-{hi} of {', '.join(batched)}")
+        executor.build(batched, lo, hi, f"rebuild of keys {lo}-{hi}")
+    for step in steps:
+        executor.finalize(step.finalize, f"rebuild of {', '.join(step.finalize)}")
     return keys
 
 
-def _run(session: DbtSession, select: tuple[str, ...], expected: tuple[str, ...],
-         variables: dict[str, int | bool] | None, what: str) -> None:
-    try:
-        result = session.invoke("run", "--select", *select, variables=variables)
-    except DbtError as ex:
-        raise EnrichError(f"{what}: {ex}") from None
-    check_run(result, expected, what)
-
-
 def main(config: Config, args: argparse.Namespace) -> int:
-    from dbt.adapters.chdb.client import EngineLockedError
-
-    console = Console(config.home, JOB)
-    lock = RunLock(config.home, JOB)
+    console = Console(config.home)
+    lock = RunLock(config.home)
     lock.acquire()
     try:
         if args.all:
@@ -140,10 +150,7 @@ def main(config: Config, args: argparse.Namespace) -> int:
         else:
             keys = market_keys(config, args.market, console)
             console.say(f"reset --market {args.market}: rebuilt batch key(s) {', '.join(map(str, keys))}")
-    except EngineLockedError as ex:
-        console.note(f"reset refused: {ex}")
-        raise EnrichError(str(ex)) from None
-    except EnrichError as ex:
+    except Exception as ex:
         console.note(f"reset refused or failed: {ex}")
         raise
     finally:

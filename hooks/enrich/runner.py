@@ -1,8 +1,10 @@
 """`enrich run`: Steps D and E in resumable batches of batch-key ranges, then the gates.
 
-One process, one parsed dbt manifest: the upstream views are built once, then every batch runs
-the step's batched models for one contiguous key range (insert_overwrite of those partitions, so
-redoing a batch is idempotent). A checkpoint is written only after a batch has committed.
+The runner is a thin client of the run-state core: `runstate.decide` says whether to start,
+resume or refuse; `RunState` records every transition; `Executor` runs dbt. One process, one
+parsed manifest: the upstream models are built once, then every batch runs the step's batched
+models for one contiguous key range (insert_overwrite of those partitions, so redoing a batch is
+idempotent). A batch is recorded in the checkpoint only after its partitions are replaced.
 """
 
 from __future__ import annotations
@@ -10,52 +12,29 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import sys
 import time
-import uuid
-from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
 import psycopg
 import yaml
-from clickhouse_connect.driver.client import Client
 
-from enrich import changes, checkpoints, gates, mutations
-from enrich.checkpoints import JOB, Checkpoint, CheckpointWriter, DamagedCheckpoint, LedgerRow, PgStore
+from enrich import gates, killpoints, mutations
+from enrich.changes import key_figures
+from enrich.checkpoints import CheckpointWriter, DamagedCheckpoint, PgStore, read_local, state_path
 from enrich.config import Config
-from enrich.dbtsession import DbtError, DbtSession
-from enrich.errors import EnrichError
-from enrich.locks import RunLock
-from enrich.plan import Batch, Plan, load_plan, resolve_batch_size
+from enrich.dbtsession import DbtSession
+from enrich.ddl import Ddl
+from enrich.errors import EnrichError, ExitCode, UnfinishedRun, UsageError
+from enrich.events import EventLog
+from enrich.executor import Executor
+from enrich.locks import ClickHouseLockBackend, PgLockBackend, RunLock, WarehouseLock
 from enrich.progress import Console, Progress
-from enrich.warehouse import connect, resolve_target, table
+from enrich.project import Step, result_tables, select_steps, steps_from_manifest
+from enrich.runstate import Decision, Options, RunState, batch_size_option, decide, default_batch_size
+from enrich.warehouse import Target, connect, identity, resolve_target
 
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    # Rebuilt one key range at a time; each is partitioned by batch_key.
-    batched: tuple[str, ...]
-    # Rebuilt whole once the last batch of the step has committed.
-    finalize: tuple[str, ...] = ()
-    # Steps that must have completed on the same plan first.
-    prerequisites: tuple[str, ...] = ()
-
-    @property
-    def models(self) -> tuple[str, ...]:
-        return (*self.batched, *self.finalize)
-
-
-STEP_D = Step("D", ("pnl", "pnl_positions"), ())
-# Step E reads pnl_positions, so Step D must be complete on the same plan; the runner's wait for
-# pending mutations before the first batch covers the other prerequisite.
-STEP_E = Step("E", ("wallet_resolution_outcomes",), ("wallet_accuracy",), ("D",))
-STEPS: tuple[Step, ...] = (STEP_D, STEP_E)
-
-META_TABLE = "_enrich_meta"
-EXIT_UNFINISHED = 2
-EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_CODES = {signal.SIGINT: ExitCode.INTERRUPTED, signal.SIGTERM: ExitCode.TERMINATED}
 
 
 class StopFlag:
@@ -84,18 +63,12 @@ class StopFlag:
             self.console.say(f"{signal.Signals(signum).name} received: stopping after the batch in flight")
 
     @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else ""
+
+    @property
     def exit_code(self) -> int:
-        return EXIT_CODES.get(self.signum or 0, 1)
-
-
-def select_steps(name: str) -> list[Step]:
-    if name == "all":
-        return list(STEPS)
-    for step in STEPS:
-        if step.name == name:
-            return [step]
-    raise EnrichError(f"step {name} is not available in this version (available: "
-                      f"{', '.join(s.name for s in STEPS)})")
+        return int(EXIT_CODES.get(self.signum or 0, ExitCode.ERROR))
 
 
 def batch_partitions_var(config: Config) -> int:
@@ -107,89 +80,42 @@ def batch_partitions_var(config: Config) -> int:
     return value
 
 
-def open_store(args: argparse.Namespace, console: Console) -> PgStore | None:
+def open_store(local_only: bool, say: Any) -> PgStore | None:
     url = os.environ.get("POSTGRES_URL")
     if not url:
         return None
     store = PgStore(url)
-    if args.local_checkpoints_only:
-        console.say(f"Postgres checkpoints at {store.where} disabled (--local-checkpoints-only)")
+    if local_only:
+        say(
+            f"Postgres checkpoints at {store.where} disabled (--local-checkpoints-only); ledger rows "
+            "wait in the state file until a run with Postgres sends them"
+        )
         return None
     try:
         applied = store.migrate()
     except psycopg.Error as ex:
         store.close()
-        raise EnrichError(
-            f"Postgres at {store.where} is unreachable ({store.error(ex)}); start it, fix POSTGRES_URL, "
-            "or run with --local-checkpoints-only to keep checkpoints in the local file only"
+        raise store.unreachable(
+            ex,
+            "start it, fix POSTGRES_URL, or run with --local-checkpoints-only "
+            "to keep checkpoints in the local file only",
         ) from None
     if applied:
-        console.say(f"Postgres {store.where}: applied migrations {', '.join(applied)}")
+        say(f"Postgres {store.where}: applied migrations {', '.join(applied)}")
     return store
 
 
-class Warehouse:
-    """The runner's own queries: meta records, table existence, leftovers, row counts."""
-
-    def __init__(self, client: Client, database: str) -> None:
-        self.client = client
-        self.database = database
-
-    def existing(self, names: tuple[str, ...]) -> list[str]:
-        return [r[0] for r in self.client.query(
-            "select name from system.tables where database = {db:String} and name in {names:Array(String)}",
-            parameters={"db": self.database, "names": list(names)},
-        ).result_rows]
-
-    def read_meta(self) -> dict[str, str]:
-        if not self.existing((META_TABLE,)):
-            return {}
-        return dict(self.client.query(
-            f"select key, argMax(value, updated_at) from {table(self.database, META_TABLE)} group by key"
-        ).result_rows)
-
-    def write_meta(self, key: str, value: str) -> None:
-        name = table(self.database, META_TABLE)
-        self.client.command(
-            f"create table if not exists {name} (key String, value String, updated_at DateTime64(6, 'UTC'))"
-            " engine = ReplacingMergeTree(updated_at) order by key"
-        )
-        self.client.command(
-            f"insert into {name} (key, value, updated_at) select {{key:String}}, {{value:String}}, now64(6)",
-            parameters={"key": key, "value": value},
-        )
-
-    def drop(self, name: str) -> None:
-        self.client.command(f"drop table if exists {table(self.database, name)} sync")
-
-    def drop_leftovers(self, models: tuple[str, ...]) -> list[str]:
-        """Staging tables of dbt's insert_overwrite left behind by a killed run."""
-        names = [r[0] for r in self.client.query(
-            "select name from system.tables where database = {db:String}"
-            " and arrayExists(m -> startsWith(name, m || '__dbt_'), {models:Array(String)})",
-            parameters={"db": self.database, "models": list(models)},
-        ).result_rows]
-        for name in names:
-            self.drop(name)
-        return names
-
-    def rows_in_range(self, models: tuple[str, ...], batch: Batch) -> int:
-        return sum(self.client.query(
-            f"select count() from {table(self.database, model)}"
-            " where batch_key between {lo:UInt32} and {hi:UInt32}",
-            parameters={"lo": batch.lo, "hi": batch.hi},
-        ).result_rows[0][0] for model in models)
-
-
-def check_run(result: Any, expected: tuple[str, ...], what: str) -> None:
-    """Raise unless dbt succeeded and ran every expected model successfully."""
-    statuses = {r.node.name: (str(r.status), r.message) for r in (result.result or [])}
-    failed = [f"{name}: {status} ({message})" for name, (status, message) in statuses.items()
-              if status != "success"]
-    missing = [name for name in expected if name not in statuses]
-    if failed or missing or not result.success:
-        detail = "; ".join(failed + [f"{name}: not run" for name in missing]) or "see the dbt log"
-        raise EnrichError(f"dbt {what} failed: {detail}")
+def load_checkpoints(store: PgStore | None, path: Any, warehouse: str) -> tuple[Any, Any]:
+    """(local, remote): each a Checkpoint, a DamagedCheckpoint or None."""
+    try:
+        local: Any = read_local(path)
+    except DamagedCheckpoint as ex:
+        local = ex
+    try:
+        remote: Any = store.load(warehouse) if store is not None else None
+    except DamagedCheckpoint as ex:
+        remote = ex
+    return local, remote
 
 
 class Runner:
@@ -197,267 +123,204 @@ class Runner:
         self.config = config
         self.args = args
         self.console = console
+        self.say = console.say
         self.stop = stop
-        self.steps = select_steps(args.step)
         self.policy = mutations.MutationPolicy.from_env()
-        self.state_path = checkpoints.state_path(config.home)
-        # The newest checkpoint found at the start: `--changed` trusts the recorded signatures only
-        # when they belong to it and it is complete.
-        self.previous: Checkpoint | None = None
+        self.options = Options(resume=args.resume, fresh=args.fresh, changed=args.changed, step=args.step)
 
     def run(self) -> int:
-        say = self.console.say
-        store = open_store(self.args, self.console)
+        target = resolve_target(self.config)
+        warehouse = identity(target)
+        store = open_store(self.args.local_checkpoints_only, self.say)
+        lock: WarehouseLock | None = None
         try:
-            start = self._starting_checkpoint(store)
-            if isinstance(start, int):
-                return start
-            target = resolve_target(self.config)
             client = connect(target)
-            self.warehouse = Warehouse(client, target.database)
-            self.databases = [target.database]
-            self.writer = CheckpointWriter(self.state_path, store, say)
-            return self._run(start, DbtSession(self.config))
+            ddl = Ddl.for_target(client, target)
+            if not target.embedded:
+                lock = self._lock_warehouse(target, ddl, store, warehouse)
+            path = state_path(self.config.home, warehouse)
+            local, remote = load_checkpoints(store, path, warehouse)
+            session = DbtSession(self.config)
+            executor = Executor(session, ddl, self.config.home / "dbt" / "runs")
+            present = executor.existing(_every_table(local, remote))
+            decision = decide(self.options, local, remote, present, store.where if store else None)
+            if decision.action == "refuse":
+                error = {ExitCode.UNFINISHED: UnfinishedRun, ExitCode.USAGE: UsageError}.get(
+                    decision.exit_code, EnrichError
+                )
+                raise error(decision.message)
+            self.say(decision.message)
+            writer = CheckpointWriter(
+                path, store, self.say, queue_ledger=bool(os.environ.get("POSTGRES_URL"))
+            )
+            return self._run(decision, writer, executor, warehouse)
         finally:
+            if lock is not None:
+                lock.release()
             if store is not None:
                 store.close()
 
-    def _starting_checkpoint(self, store: PgStore | None) -> Checkpoint | int | None:
-        """The checkpoint to resume, None for a new run, or an exit code to stop with now."""
-        local: Checkpoint | None = None
-        damaged: DamagedCheckpoint | None = None
-        try:
-            local = checkpoints.read_local(self.state_path)
-        except DamagedCheckpoint as ex:
-            damaged = ex
-        remote = store.load() if store is not None else None
-        if self.args.fresh:
-            if damaged:
-                self.console.say(f"{damaged}; --fresh starts over and replaces it")
-            return None
-        newest = remote if remote and (local is None or remote.newer_than(local)) else local
-        if damaged and remote is None:
-            raise EnrichError(f"{damaged}. Nothing to resume from (no Postgres checkpoint). Fix: run "
-                              f"`enrich run --fresh` to start over, or delete {self.state_path}")
-        if damaged:
-            if not self.args.resume:
-                raise EnrichError(f"{damaged}. Postgres {store.where} has a checkpoint: run `enrich run "
-                                  "--resume` to continue from it, or `enrich run --fresh` to start over")
-            self.console.say(f"{damaged}; resuming from the checkpoint in Postgres {store.where}")
-            newest = remote
-        self.previous = newest
-        if self.args.resume:
-            if newest is None:
-                raise EnrichError(f"nothing to resume: no checkpoint in {self.state_path}"
-                                  + (f" or Postgres {store.where}" if store else "")
-                                  + "; run `enrich run` without --resume")
-            origin = "Postgres" if newest is remote else str(self.state_path)
-            self.console.say(f"resuming run {newest.run_id} from {origin}: step {newest.step}, "
-                             f"{len(newest.ranges_done)}/{newest.total_batches} batches done")
-            return newest
-        if newest is not None and newest.unfinished:
-            message = (f"an unfinished run {newest.run_id} ({newest.status}, step {newest.step}, "
-                       f"{len(newest.ranges_done)}/{newest.total_batches} batches) has a checkpoint; "
-                       "run `enrich run --resume` to continue it or `enrich run --fresh` to start over")
-            self.console.note(message)
-            print(f"enrich: {message}", file=sys.stderr)
-            return EXIT_UNFINISHED
-        return None
-
-    def _steps_to_run(self, resume: Checkpoint | None) -> list[Step]:
-        if resume is None:
-            return self.steps
-        todo = [s for s in self.steps if s.name not in resume.steps_done]
-        names = [s.name for s in todo]
-        # a checkpoint may name a step it has just completed (killed before the next one began)
-        unfinished = resume.status != "complete" and resume.step not in resume.steps_done
-        if unfinished and resume.step not in names:
-            raise EnrichError(f"the checkpoint is for step {resume.step}, which --step {self.args.step} "
-                              "does not run; resume with --step all or that step")
-        return todo
-
-    def _run(self, resume: Checkpoint | None, session: DbtSession) -> int:
-        say = self.console.say
-        if self.args.changed and self.args.step != "all":
-            raise EnrichError("--changed rebuilds both steps: use it with --step all")
-        steps = self._steps_to_run(resume)
-        if not steps:
-            say("the last run is complete: nothing to resume (run without --resume to rebuild)")
-            return 0
-        partitions = batch_partitions_var(self.config)
-        self._check_partitions(partitions, resume)
-        if resume and resume.batch_partitions != partitions:
-            raise EnrichError(f"the checkpoint was written with batch_partitions={resume.batch_partitions} "
-                              f"but dbt_project.yml now has {partitions}; run `enrich run --fresh`")
-        models = tuple(m for s in steps for m in s.models)
-        left = self.warehouse.drop_leftovers(models)
-        if left:
-            say(f"dropped {len(left)} staging table(s) left by an interrupted run")
-        say("building the upstream views")
-        self._build_upstream(session, steps)
-        last_mutations = self._wait_mutations()
-        plan = load_plan(self.warehouse.client, self.warehouse.database, partitions,
-                         resolve_batch_size(self.args.batch_size, resume.batch_size if resume else None))
-        batch_size = plan.batch_size
-        if resume and resume.plan_fingerprint != plan.fingerprint:
-            plan = changes.resumed_plan(self.warehouse.client, self.warehouse.database, plan, batch_size,
-                                        resume.plan_fingerprint) or plan
-        if resume and resume.plan_fingerprint != plan.fingerprint:
-            raise EnrichError("the data or the batch plan changed since the checkpoint was written (plan "
-                              f"{resume.plan_fingerprint[:12]} then, {plan.fingerprint[:12]} now); run "
-                              "`enrich run --fresh` to start over")
-        say(f"plan {plan.fingerprint[:12]}: {len(plan.batches)} batches over {partitions} keys, "
-            f"{plan.total_pairs:,} pairs (batch size {batch_size:,})")
-        if self.args.changed and resume is None:
-            changed, why = changes.plan_changes(self.warehouse.client, self.warehouse.database, plan,
-                                                batch_size, self.previous)
-            if changed is None:
-                say(f"--changed: {why}; rebuilding every partition")
-            elif not changed.batches:
-                say(f"--changed: no partition {why}; nothing to rebuild")
-                return 0
-            else:
-                changes.describe(changed, say)
-                plan = changed
-        if resume is None:
-            checkpoint = Checkpoint(
-                run_id=uuid.uuid4().hex, step=steps[0].name, batch_partitions=partitions,
-                plan_fingerprint=plan.fingerprint, total_batches=len(plan.batches),
-                total_pairs=plan.total_pairs, batch_size=batch_size,
-            )
-            if self.args.fresh:
-                # Replace the old checkpoint first: killed after the drop, it would send a --resume
-                # past batches whose partitions are gone.
-                self.writer.commit(checkpoint)
-                # P is shared by every step's tables: a new P leaves none of them usable
-                recorded = self.warehouse.read_meta().get("batch_partitions")
-                stale = models if recorded in (None, str(partitions)) else tuple(
-                    m for s in STEPS for m in s.models)
-                for model in stale:
-                    self.warehouse.drop(model)
-                say(f"--fresh: dropped {', '.join(stale)}")
-            self.warehouse.write_meta("batch_partitions", str(partitions))
-            say(f"run {checkpoint.run_id} started")
+    def _lock_warehouse(
+        self, target: Target, ddl: Ddl, store: PgStore | None, warehouse: str
+    ) -> WarehouseLock:
+        if store is not None:
+            backend: Any = PgLockBackend(store, warehouse)
         else:
-            checkpoint = resume
-            checkpoint.status = "running"
-        checkpoint.last_mutations = last_mutations
-        self.writer.commit(checkpoint)
-        for step in steps:
-            self._check_prerequisites(step, checkpoint, plan)
-            # the step's tables are being rewritten: until it completes, nothing may build on them
-            self.warehouse.write_meta(f"step:{step.name}", "")
-            if checkpoint.step != step.name:
-                checkpoint.step, checkpoint.batch_idx, checkpoint.pairs_done = step.name, -1, 0
-                checkpoint.ranges_done = []
-                checkpoint.status = "running"
-                self.writer.commit(checkpoint)
-            if not self._run_step(step, plan, session, checkpoint):
-                checkpoint.status = "stopped"
-                self.writer.commit(checkpoint)
-                self.writer.sync(checkpoint, force=True)
-                say(f"stopped after {len(checkpoint.ranges_done)}/{checkpoint.total_batches} batches of step "
-                    f"{step.name}; continue with `enrich run --resume`")
-                return self.stop.exit_code
-            checkpoint.steps_done.append(step.name)
-            self.warehouse.write_meta(f"step:{step.name}", plan.input_fingerprint)
-            checkpoint.status = "complete" if step is steps[-1] else "running"
-            self.writer.commit(checkpoint)
-            say(f"step {step.name} complete: {checkpoint.pairs_done:,} pairs "
-                f"in {checkpoint.total_batches} batches")
-        self.writer.sync(checkpoint, force=True)
-        if self.args.step == "all":
-            # the baseline of the next `--changed` run: what every partition was just built from
-            changes.record_signatures(self.warehouse.client, self.warehouse.database, checkpoint.run_id)
-            return self._gates(session)
-        return 0
+            backend = ClickHouseLockBackend(ddl, Ddl.for_target(connect(target), target), warehouse)
+        lock = WarehouseLock(backend, warehouse)
+        previous = lock.acquire()
+        if previous is not None:
+            self.say(f"took over the warehouse lock of {previous.describe()}, which is no longer running")
+        return lock
 
-    def _check_partitions(self, partitions: int, resume: Checkpoint | None) -> None:
-        """P is fixed when the partitioned tables are created; a changed var needs a rebuild."""
-        if self.args.fresh:
-            return
-        recorded = self.warehouse.read_meta().get("batch_partitions")
-        batched = tuple(m for s in STEPS for m in s.batched)
-        present = self.warehouse.existing(batched)
-        if recorded is not None and int(recorded) != partitions and present:
-            raise EnrichError(
-                f"tables {', '.join(present)} were built with batch_partitions={recorded} but "
-                f"dbt_project.yml now has {partitions}; run `enrich run --fresh` to rebuild them"
+    def _run(self, decision: Decision, writer: CheckpointWriter, executor: Executor, warehouse: str) -> int:
+        partitions = batch_partitions_var(self.config)
+        size_option = batch_size_option(self.args.batch_size, os.environ)
+        events = EventLog(self.config.home)
+        if decision.action == "resume":
+            assert decision.checkpoint is not None
+            if decision.checkpoint.batch_partitions != partitions:
+                raise UsageError(
+                    f"the run was started with batch_partitions={decision.checkpoint.batch_partitions} "
+                    f"but dbt_project.yml now has {partitions}; run `enrich run --fresh`"
+                )
+            state = RunState.resume(decision.checkpoint, writer, events)
+        else:
+            state = RunState.begin(decision, warehouse, size_option, partitions, writer, events)
+            self.say(
+                f"run {state.checkpoint.run_id} started ({state.checkpoint.mode}, "
+                f"step {state.checkpoint.step_request})"
+            )
+        executor.artifacts = executor.artifacts / state.checkpoint.run_id
+        try:
+            return self._steps(state, executor, decision, partitions, size_option)
+        except Exception as ex:
+            events.emit(
+                "run_failed",
+                run_id=state.checkpoint.run_id,
+                error=str(ex).splitlines()[0][:500] if str(ex) else type(ex).__name__,
+            )
+            raise
+
+    def _steps(
+        self,
+        state: RunState,
+        executor: Executor,
+        decision: Decision,
+        partitions: int,
+        size_option: int | None,
+    ) -> int:
+        cp = state.checkpoint
+        killpoints.reached("startup")
+        all_steps = steps_from_manifest(executor.session.manifest)
+        steps = select_steps(all_steps, cp.step_request)
+        killpoints.reached("parsed")
+        state.set_steps(steps)
+        if cp.mode == "fresh" and not cp.dropped:
+            # every step's tables: a rebuilt Step D leaves no older Step E result usable
+            every = result_tables(all_steps)
+            executor.drop(every)
+            state.tables_dropped(every)
+            self.say(f"--fresh: dropped {', '.join(every)}")
+        left = executor.drop_leftovers(cp.tables)
+        if left:
+            self.say(f"dropped {len(left)} staging table(s) left by an interrupted run")
+        self.say("building the upstream models")
+        executor.upstream(steps)
+        self._wait_mutations(executor)
+        figures = key_figures(executor.client, executor.ddl.database, partitions)
+        batch_size = size_option or cp.batch_size or default_batch_size(sum(figures.pairs))
+        if cp.step_request == "E" and not cp.planned:
+            self._check_step_d_current(decision, figures.signatures)
+        reconciled = state.reconcile(figures.signatures, figures.pairs, batch_size)
+        killpoints.reached("planned")
+        if reconciled.stale:
+            self.say(
+                f"the data of {len(reconciled.stale)} batch key(s) changed since their batches were "
+                f"built: rebuilding them ({_keys(reconciled.stale)})"
+            )
+        self.say(
+            f"plan: {cp.total_batches} batches over {partitions} keys, {cp.total_pairs:,} pairs "
+            f"(batch size {batch_size:,})" + (" - nothing changed" if not cp.plan else "")
+        )
+        for step in steps:
+            if step.name in cp.steps_done:
+                continue
+            if not self._run_step(state, step, executor):
+                state.stopped(self.stop.name)
+                self.say(
+                    f"stopped after {len(cp.ranges_done(step.name))}/{cp.total_batches} batches of step "
+                    f"{step.name}; continue with `enrich run --resume`"
+                )
+                return self.stop.exit_code
+            state.step_complete(step.name)
+            self.say(
+                f"step {step.name} complete: {cp.pairs_done(step.name):,} pairs in "
+                f"{len(cp.ranges_done(step.name))} batches"
+            )
+        code = 0
+        if cp.step_request == "all" and not cp.gates_done:
+            report = gates.run_gates(self.config, executor.session, build_views=False)
+            gates.print_report(report)
+            killpoints.reached("gates")
+            code = report.exit_code
+            state.gates_done(code)
+        state.complete()
+        return code
+
+    def _check_step_d_current(self, decision: Decision, current: dict[int, Any]) -> None:
+        previous = decision.checkpoint
+        built = {int(k): tuple(v) for k, v in previous.signatures.items()} if previous else {}
+        if previous is None or "D" not in previous.steps_done or built != current:
+            raise UsageError(
+                "step E needs step D complete on the current data; run `enrich run --step D` "
+                "or `enrich run` (both steps) first"
             )
 
-    def _check_prerequisites(self, step: Step, checkpoint: Checkpoint, plan: Plan) -> None:
-        meta = self.warehouse.read_meta()
-        for name in step.prerequisites:
-            if name not in checkpoint.steps_done and meta.get(f"step:{name}") != plan.input_fingerprint:
-                raise EnrichError(f"step {step.name} needs step {name} complete on the current data; "
-                                  f"run `enrich run --step {name}` or `--step all` first")
-
-    def _build_upstream(self, session: DbtSession, steps: list[Step]) -> None:
-        models = tuple(m for s in STEPS for m in s.models)
-        nodes = {n.name for n in session.manifest.nodes.values() if n.resource_type == "model"}
-        absent = [m for s in steps for m in s.models if m not in nodes]
-        if absent:
-            raise EnrichError(f"the dbt project has no model {', '.join(absent)}")
-        selected = [f"+{m}" for s in steps for m in s.models]
-        result = session.invoke("run", "--select", *selected, "--exclude", *models)
-        check_run(result, (), "run of the upstream views")
-
-    def _wait_mutations(self) -> int:
+    def _wait_mutations(self, executor: Executor) -> int:
         return mutations.wait_for_mutations(
-            self.warehouse.client, self.databases, self.policy, self.console.say, lambda: bool(self.stop))
+            executor.client, [executor.ddl.database], self.policy, self.say, lambda: bool(self.stop)
+        )
 
-    def _run_step(self, step: Step, plan: Plan, session: DbtSession, checkpoint: Checkpoint) -> bool:
+    def _run_step(self, state: RunState, step: Step, executor: Executor) -> bool:
         """Run the step's remaining batches, then its finalize models; False when stopped."""
-        done = len(checkpoint.ranges_done)
-        if [list(r) for r in checkpoint.ranges_done] != [[b.lo, b.hi] for b in plan.batches[:done]]:
-            raise EnrichError(f"the checkpoint's ranges_done do not match the plan's first {done} batches; "
-                              "run `enrich run --fresh` to start over")
-        progress = Progress(self.console, step.name, len(plan.batches), plan.total_pairs,
-                            checkpoint.pairs_done)
-        for count, batch in enumerate(plan.batches[done:]):
+        cp = state.checkpoint
+        remaining = state.remaining(step.name)
+        progress = Progress(
+            self.console, step.name, cp.total_batches, cp.total_pairs, cp.pairs_done(step.name)
+        )
+        for count, batch in enumerate(remaining):
             if self.stop:
                 return False
             if count and count % self.policy.every == 0:
-                checkpoint.last_mutations = self._wait_mutations()
+                self._wait_mutations(executor)
+            lo, hi, pairs = batch
+            idx = cp.plan.index(batch)
             started = time.monotonic()
-            self._dbt_run(session, step.batched, f"step {step.name} batch {batch.idx + 1}",
-                          {"batch_lo": batch.lo, "batch_hi": batch.hi, "flows_built_this_run": True})
-            rows = self.warehouse.rows_in_range(step.batched, batch)
+            rows = executor.build(step.batched, lo, hi, f"step {step.name} batch {idx + 1}")
             seconds = time.monotonic() - started
-            checkpoint.batch_idx = batch.idx
-            checkpoint.ranges_done.append([batch.lo, batch.hi])
-            checkpoint.pairs_done += batch.pairs
-            self.writer.commit(checkpoint, LedgerRow(
-                run_id=checkpoint.run_id, step=step.name, batch_idx=batch.idx, key_lo=batch.lo,
-                key_hi=batch.hi, pairs=batch.pairs, rows_written=rows, seconds=round(seconds, 3),
-                status="committed", finished_at=checkpoints.now_iso(),
-            ))
-            progress.batch_done(batch.idx, batch.lo, batch.hi, batch.pairs, rows, seconds)
+            state.batch_committed(step.name, batch, rows, seconds)
+            progress.batch_done(idx, lo, hi, pairs, rows, seconds)
         if self.stop:
             return False
-        if step.finalize:
-            self._dbt_run(session, step.finalize, f"step {step.name} finalize", None)
+        executor.finalize(step.finalize, f"step {step.name} finalize")
         return True
 
-    @staticmethod
-    def _dbt_run(session: DbtSession, models: tuple[str, ...], what: str,
-                 variables: dict[str, int] | None) -> None:
-        try:
-            result = session.invoke("run", "--select", *models, variables=variables)
-        except DbtError as ex:
-            raise EnrichError(f"{what}: {ex}") from None
-        check_run(result, models, what)
 
-    def _gates(self, session: DbtSession) -> int:
-        # the run built every view the gates read, on this session's manifest: no rebuild, no re-parse
-        report = gates.run_gates(self.config, session, build_views=False)
-        gates.print_report(report)
-        return report.exit_code
+def _every_table(*stored: Any) -> list[str]:
+    return sorted(
+        {t for c in stored if c is not None and not isinstance(c, DamagedCheckpoint) for t in c.tables}
+    )
+
+
+def _keys(keys: tuple[int, ...]) -> str:
+    shown = ", ".join(map(str, keys[:12]))
+    return shown + (" ..." if len(keys) > 12 else "")
 
 
 def main(config: Config, args: argparse.Namespace) -> int:
-    console = Console(config.home, JOB)
-    lock = RunLock(config.home, JOB)
+    console = Console(config.home)
+    lock = RunLock(config.home)
     try:
         stale = lock.acquire()
     except EnrichError as ex:
@@ -468,11 +331,8 @@ def main(config: Config, args: argparse.Namespace) -> int:
     try:
         if stale:
             console.say(f"took over the lock of runner pid {stale}, which is no longer running")
-        console.say(f"enrich run --step {args.step} (pid {os.getpid()}, home {config.home})")
+        console.say(f"enrich run (pid {os.getpid()}, home {config.home})")
         return Runner(config, args, console, stop).run()
-    except DbtError as ex:
-        console.note(f"error: {ex}")
-        raise EnrichError(str(ex)) from None
     except EnrichError as ex:
         console.note(f"error: {ex}")
         raise

@@ -1,6 +1,8 @@
-"""`enrich status`: where the job stands, for an operator, also while a run is going on.
+"""`enrich status`: where the job stands on this warehouse, for an operator or a program (--json),
+also while a run is going on.
 
-The checkpoint, the ledger and the console log are plain files and Postgres rows, readable at any
+One report is collected and then rendered, as text or as JSON with the fields the README lists.
+The checkpoint, the ledger and the run events are plain files and Postgres rows, readable at any
 time. The warehouse figures (pending mutations, quarantine, table sizes) need the engine, which
 an embedded (chDB) run holds for its whole life: then they are reported as unavailable.
 """
@@ -9,27 +11,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
+import json
 import os
-import re
 import sys
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import TextIO
+from dataclasses import asdict, dataclass
+from typing import Any, TextIO
 
 import psycopg
-from clickhouse_connect.driver.client import Client
 
-from enrich import checkpoints, mutations
-from enrich.checkpoints import JOB, Checkpoint, DamagedCheckpoint, PgStore
+from enrich import mutations
+from enrich.checkpoints import Checkpoint, DamagedCheckpoint, PgStore, read_local, state_path
 from enrich.config import Config
-from enrich.warehouse import Target, connect, resolve_target, table
-
-RESULT_TABLES = ("pnl", "pnl_positions", "wallet_resolution_outcomes", "wallet_accuracy")
-_STAMPED = re.compile(r"^(\S+) (.*)$")
-_RUN_START = re.compile(r"^(?:run (\w+) started|resuming run (\w+) from)")
-_BATCH = re.compile(r"^step (\w+) batch (\d+)/(\d+) keys (\d+)-(\d+) pairs (\d+) rows (\d+) ([\d.]+)s")
+from enrich.events import read_events
+from enrich.locks import runner_pid
+from enrich.project import QUARANTINE_MODEL, SOURCE_TABLES
+from enrich.runstate import newest
+from enrich.warehouse import Target, connect, identity, resolve_target, table
 
 
 @dataclass(frozen=True)
@@ -39,12 +36,219 @@ class StepTiming:
     pairs: int
     rows: int
     seconds: float
-    first: datetime
-    last: datetime
+    first: str
+    last: str
 
     @property
     def rate(self) -> float:
         return self.pairs / self.seconds if self.seconds > 0 else 0.0
+
+
+def event_timings(config: Config, run_id: str) -> list[StepTiming]:
+    """Per step, the batches of RUN_ID the event log recorded (every process of the run)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for event in read_events(config.home):
+        if event.get("event") == "batch_committed" and event.get("run_id") == run_id:
+            found.setdefault(str(event["step"]), []).append(event)
+    return [
+        StepTiming(
+            step,
+            len(rows),
+            sum(r["pairs"] for r in rows),
+            sum(r["rows"] for r in rows),
+            sum(r["seconds"] for r in rows),
+            rows[0]["ts"],
+            rows[-1]["ts"],
+        )
+        for step, rows in found.items()
+    ]
+
+
+def ledger_timings(store: PgStore, run_id: str) -> list[StepTiming]:
+    rows = (
+        store.connection()
+        .execute(
+            "select step, count(*), sum(pairs), sum(rows_written), sum(seconds),"
+            " min(finished_at - make_interval(secs => seconds)), max(finished_at)"
+            " from ops_batch_ledger where run_id = %s group by step order by step",
+            [run_id],
+        )
+        .fetchall()
+    )
+    return [
+        StepTiming(step, int(n), int(pairs), int(written), float(secs), first.isoformat(), last.isoformat())
+        for step, n, pairs, written, secs, first, last in rows
+    ]
+
+
+def _summary(cp: Checkpoint) -> dict[str, Any]:
+    return {
+        "run_id": cp.run_id,
+        "status": cp.status,
+        "mode": cp.mode,
+        "step_request": cp.step_request,
+        "step": cp.step,
+        "steps": cp.steps,
+        "steps_done": cp.steps_done,
+        "batches_done": len(cp.ranges_done()),
+        "total_batches": cp.total_batches,
+        "pairs_done": cp.pairs_done(),
+        "total_pairs": cp.total_pairs,
+        "gates_done": cp.gates_done,
+        "started_at": cp.started_at,
+        "updated_at": cp.updated_at,
+        "tables": cp.tables,
+    }
+
+
+class Collector:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.target: Target = resolve_target(config)
+        self.warehouse = identity(self.target)
+
+    def collect(self) -> dict[str, Any]:
+        pid = runner_pid(self.config.home)
+        report: dict[str, Any] = {
+            "home": str(self.config.home),
+            "target": self.target.name,
+            "warehouse": self.warehouse,
+            "runner": {"running": pid is not None, "pid": pid if pid and pid > 0 else None},
+        }
+        url = os.environ.get("POSTGRES_URL")
+        store = PgStore(url) if url else None
+        try:
+            local, remote, sources = self._checkpoints(store)
+            latest = newest(local, remote)
+            report["checkpoints"] = sources
+            report["checkpoint"] = _summary(latest) if latest else None
+            timings = self._timings(store, latest)
+        finally:
+            if store is not None:
+                store.close()
+        report["timings"] = [asdict(t) | {"rate_pairs_per_s": round(t.rate, 1)} for t in timings]
+        report["progress"] = self._progress(latest, timings, pid is not None)
+        report["warehouse_figures"] = self._figures(latest)
+        return report
+
+    def _checkpoints(self, store: PgStore | None) -> tuple[Checkpoint | None, Checkpoint | None, dict]:
+        path = state_path(self.config.home, self.warehouse)
+        sources: dict[str, dict[str, Any]] = {}
+        local = remote = None
+        try:
+            local = read_local(path)
+            sources["local"] = {"path": str(path), "state": "ok" if local else "none"}
+        except DamagedCheckpoint as ex:
+            sources["local"] = {"path": str(path), "state": "damaged", "error": str(ex)}
+        if store is None:
+            sources["postgres"] = {"where": None, "state": "not configured"}
+        else:
+            try:
+                remote = store.load(self.warehouse)
+                sources["postgres"] = {"where": store.where, "state": "ok" if remote else "none"}
+            except DamagedCheckpoint as ex:
+                sources["postgres"] = {"where": store.where, "state": "damaged", "error": str(ex)}
+            except psycopg.Error as ex:
+                store.close()
+                sources["postgres"] = {"where": store.where, "state": "unavailable", "error": store.error(ex)}
+        for name, cp in (("local", local), ("postgres", remote)):
+            if cp is not None:
+                sources[name].update(run_id=cp.run_id, status=cp.status, updated_at=cp.updated_at)
+        if local and remote:
+            sources["newer"] = (
+                "postgres" if remote.newer_than(local) else "local" if local.newer_than(remote) else "neither"
+            )
+        return local, remote, sources
+
+    def _timings(self, store: PgStore | None, latest: Checkpoint | None) -> list[StepTiming]:
+        if latest is None:
+            return []
+        if store is not None:
+            with contextlib.suppress(psycopg.Error):
+                timings = ledger_timings(store, latest.run_id)
+                if timings:
+                    return timings
+        return event_timings(self.config, latest.run_id)
+
+    @staticmethod
+    def _progress(cp: Checkpoint | None, timings: list[StepTiming], running: bool) -> dict[str, Any] | None:
+        if cp is None:
+            return None
+        timing = next((t for t in timings if t.step == cp.step), None)
+        rate = timing.rate if timing else 0.0
+        eta = (
+            (cp.total_pairs - cp.pairs_done()) / rate if rate and cp.status == "running" and running else None
+        )
+        return {
+            "share": cp.pairs_done() / cp.total_pairs if cp.total_pairs else None,
+            "rate_pairs_per_s": round(rate, 1) if rate else None,
+            "eta_seconds": eta,
+            "interrupted": cp.status == "running" and not running,
+        }
+
+    def _figures(self, latest: Checkpoint | None) -> dict[str, Any]:
+        holder = self._engine_holder()
+        if holder is not None:
+            return {
+                "available": False,
+                "reason": f"run pid {holder} holds the embedded engine ({self.target.credentials.path})",
+            }
+        from dbt.adapters.chdb.client import EngineLockedError
+
+        try:
+            client = connect(self.target)
+        except EngineLockedError as ex:  # taken between the check and the open
+            return {"available": False, "reason": str(ex)}
+        try:
+            return self._query_figures(client, latest)
+        finally:
+            client.close()
+
+    def _engine_holder(self) -> int | None:
+        if not self.target.embedded:
+            return None
+        from dbt.adapters.chdb.client import engine_lock_holder
+
+        return engine_lock_holder(str(self.target.credentials.path))
+
+    def _query_figures(self, client: Any, latest: Checkpoint | None) -> dict[str, Any]:
+        database = self.target.database
+        existing = {
+            r[0]
+            for r in client.query(
+                "select name from system.tables where database = {db:String}",
+                parameters={"db": database},
+            ).result_rows
+        }
+        pending = mutations.pending(client, [database])
+        names = list(SOURCE_TABLES) + (latest.tables if latest else [])
+        tables = {
+            name: (
+                int(client.query(f"select count() from {table(database, name)}").result_rows[0][0])
+                if name in existing
+                else None
+            )
+            for name in names
+        }
+        quarantine = None
+        if QUARANTINE_MODEL in existing:
+            quarantine = [
+                {"source_table": s, "action": a, "reason": r, "rows": int(n)}
+                for s, a, r, n in client.query(
+                    f"select source_table, action, reason, count() from {table(database, QUARANTINE_MODEL)}"
+                    " group by source_table, action, reason order by source_table, action, reason"
+                ).result_rows
+            ]
+        return {
+            "available": True,
+            "pending_mutations": len(pending),
+            "mutations": [
+                {"database": d, "table": t, "mutation_id": m, "latest_fail_reason": r}
+                for d, t, m, r in pending
+            ],
+            "tables": tables,
+            "quarantine": quarantine,
+        }
 
 
 def _duration(seconds: float) -> str:
@@ -52,211 +256,86 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def runner_pid(home: Path) -> int | None:
-    """The pid of the runner holding this home's lock, None when no runner runs."""
-    lock_path = home / f"{JOB}.lock"
-    if not lock_path.exists():
-        return None
-    fd = os.open(lock_path, os.O_RDONLY)
-    try:
-        try:
-            # a shared lock is granted only while no runner holds its exclusive one
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = (home / f"{JOB}.pid").read_text().strip() if (home / f"{JOB}.pid").exists() else ""
-            return int(text) if text.isdigit() else -1
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
+def render(report: dict[str, Any], out: TextIO) -> None:
+    def say(line: str) -> None:
+        print(line, file=out)
 
-
-def console_timings(log_path: Path, run_id: str) -> list[StepTiming]:
-    """Per step, the batches of RUN_ID the console log recorded (every process of the run)."""
-    if not log_path.exists():
-        return []
-    current = ""
-    found: dict[str, list[tuple[datetime, int, int, float]]] = {}
-    for raw in log_path.read_text(errors="replace").splitlines():
-        stamped = _STAMPED.match(raw)
-        if not stamped:
+    runner = report["runner"]
+    say(f"home {report['home']}, target {report['target']}, warehouse {report['warehouse']}")
+    say(f"runner: {'running, pid ' + str(runner['pid']) if runner['running'] else 'not running'}")
+    for name, source in report["checkpoints"].items():
+        if name == "newer":
             continue
-        line = stamped.group(2)
-        started = _RUN_START.match(line)
-        if started:
-            current = started.group(1) or started.group(2)
-            continue
-        batch = _BATCH.match(line)
-        if batch and current == run_id:
-            when = datetime.fromisoformat(stamped.group(1).replace("Z", "+00:00"))
-            found.setdefault(batch.group(1), []).append(
-                (when, int(batch.group(6)), int(batch.group(7)), float(batch.group(8))))
-    return [StepTiming(step, len(rows), sum(r[1] for r in rows), sum(r[2] for r in rows),
-                       sum(r[3] for r in rows), rows[0][0] - timedelta(seconds=rows[0][3]), rows[-1][0])
-            for step, rows in found.items()]
-
-
-def ledger_timings(url: str, run_id: str) -> list[StepTiming]:
-    with psycopg.connect(url, connect_timeout=5) as conn:
-        rows = conn.execute(
-            "select step, count(*), sum(pairs), sum(rows_written), sum(seconds),"
-            " min(finished_at - make_interval(secs => seconds)), max(finished_at)"
-            " from ops_batch_ledger where run_id = %s group by step order by step", [run_id],
-        ).fetchall()
-    return [StepTiming(step, int(n), int(pairs), int(written), float(secs), first, last)
-            for step, n, pairs, written, secs, first, last in rows]
-
-
-class Status:
-    def __init__(self, config: Config, out: TextIO) -> None:
-        self.config = config
-        self.out = out
-
-    def say(self, line: str) -> None:
-        print(line, file=self.out)
-
-    def report(self) -> None:
-        home = self.config.home
-        self.say(f"home {home}")
-        pid = runner_pid(home)
-        self.say(f"runner: {'running, pid ' + str(pid) if pid else 'not running'}")
-        url = os.environ.get("POSTGRES_URL")
-        store = PgStore(url) if url else None
-        try:
-            newest = self._checkpoints(store)
-            timings = self._timings(store, newest)
-            if newest is not None:
-                self._progress(newest, timings, running=pid is not None)
-            self._print_timings(newest, timings)
-        finally:
-            if store is not None:
-                store.close()
-        self._warehouse(pid)
-
-    def _checkpoints(self, store: PgStore | None) -> Checkpoint | None:
-        path = checkpoints.state_path(self.config.home)
-        local: Checkpoint | None = None
-        try:
-            local = checkpoints.read_local(path)
-            self.say(f"checkpoint {path}: " + (self._describe(local) if local else "none"))
-        except DamagedCheckpoint as ex:
-            self.say(f"checkpoint: {ex}")
-        if store is None:
-            self.say("checkpoint in Postgres: not configured (POSTGRES_URL is not set)")
-            return local
-        remote: Checkpoint | None = None
-        try:
-            remote = store.load()
-            shown = self._describe(remote) if remote else "none"
-            self.say(f"checkpoint in Postgres {store.where}: {shown}")
-        except DamagedCheckpoint as ex:
-            self.say(f"checkpoint in Postgres: {ex}")
-        except psycopg.Error as ex:
-            store.close()
-            self.say(f"checkpoint in Postgres {store.where}: unavailable ({store.error(ex)})")
-        if local and remote:
-            if remote.newer_than(local):
-                self.say("newer: Postgres (the local file is behind; `enrich run --resume` uses Postgres)")
-            elif local.newer_than(remote):
-                self.say("newer: the local file (Postgres is behind; it catches up on the next commit)")
-            else:
-                self.say("newer: neither, they agree")
-        return remote if remote and (local is None or remote.newer_than(local)) else local
-
-    @staticmethod
-    def _describe(cp: Checkpoint) -> str:
-        return (f"run {cp.run_id} {cp.status}, step {cp.step}, steps done [{', '.join(cp.steps_done)}], "
-                f"updated {cp.updated_at}")
-
-    def _timings(self, store: PgStore | None, newest: Checkpoint | None) -> list[StepTiming]:
-        if newest is None:
-            return []
-        if store is not None:
-            with contextlib.suppress(psycopg.Error):
-                timings = ledger_timings(store.url, newest.run_id)
-                if timings:
-                    return timings
-        return console_timings(self.config.home / f"{JOB}.console.log", newest.run_id)
-
-    def _progress(self, cp: Checkpoint, timings: list[StepTiming], running: bool) -> None:
-        done = len(cp.ranges_done)
-        share = cp.pairs_done / cp.total_pairs if cp.total_pairs else 0.0
-        self.say(f"progress: step {cp.step}: {done}/{cp.total_batches} batches, "
-                 f"{cp.pairs_done:,}/{cp.total_pairs:,} pairs ({share:.0%})")
-        timing = next((t for t in timings if t.step == cp.step), None)
-        if timing is None or not timing.rate:
-            return
-        line = f"rate: {timing.rate:,.0f} pairs/s"
-        if cp.status == "running" and running:
-            line += f", ETA of step {cp.step}: {_duration((cp.total_pairs - cp.pairs_done) / timing.rate)}"
-        elif cp.status == "running":
-            line += " (no runner holds the lock: the run was interrupted; `enrich run --resume` continues it)"
-        self.say(line)
-
-    def _print_timings(self, cp: Checkpoint | None, timings: list[StepTiming]) -> None:
-        if not timings or cp is None:
-            return
-        self.say(f"timings of run {cp.run_id}:")
-        for t in timings:
-            wall = (t.last - t.first).total_seconds()
-            self.say(f"  step {t.step}: {t.batches} batches, {t.pairs:,} pairs, {t.rows:,} rows, "
-                     f"{t.seconds:.1f}s in batches, {wall:.1f}s from first to last commit")
-
-    def _warehouse(self, pid: int | None) -> None:
-        target = resolve_target(self.config)
-        holder = self._engine_holder(target)
-        if holder is not None:
-            self.say(f"warehouse figures unavailable: run pid {holder} holds the embedded engine "
-                     f"({target.credentials.path}); the checkpoint and ledger above are current")
-            return
-        from dbt.adapters.chdb.client import EngineLockedError
-
-        try:
-            client = connect(target)
-        except EngineLockedError as ex:  # taken between the check and the open
-            self.say(f"warehouse figures unavailable: {ex}")
-            return
-        try:
-            self._warehouse_figures(client, target.database)
-        finally:
-            client.close()
-
-    @staticmethod
-    def _engine_holder(target: Target) -> int | None:
-        if not target.embedded:
-            return None
-        from dbt.adapters.chdb.client import engine_lock_holder
-
-        return engine_lock_holder(str(target.credentials.path))
-
-    def _existing(self, client: Client, database: str) -> set[str]:
-        return {r[0] for r in client.query(
-            "select name from system.tables where database = {db:String}", parameters={"db": database},
-        ).result_rows}
-
-    def _warehouse_figures(self, client: Client, database: str) -> None:
-        existing = self._existing(client, database)
-        pending = mutations.pending(client, [database])
-        self.say(f"pending mutations: {len(pending)}")
-        for db, name, mutation_id, reason in pending[:10]:
-            self.say(f"  {db}.{name} {mutation_id}" + (f": {reason}" if reason else ""))
-        self.say("tables:")
-        for name in RESULT_TABLES:
-            count = (client.query(f"select count() from {table(database, name)}").result_rows[0][0]
-                     if name in existing else None)
-            self.say(f"  {name:<28} {'absent' if count is None else f'{count:,} rows'}")
-        if "quarantine" not in existing:
-            self.say("quarantine: the view is not built yet (`enrich gates` builds it)")
-            return
-        rows = client.query(
-            f"select source_table, action, reason, count() from {table(database, 'quarantine')}"
-            " group by source_table, action, reason order by source_table, action, reason"
-        ).result_rows
-        self.say(f"quarantine: {sum(r[3] for r in rows):,} rows" + (":" if rows else ""))
-        for source_table, action, reason, count in rows:
-            self.say(f"  {source_table:<12} {action:<11} {count:>8,}  {reason}")
+        where = source.get("path") or source.get("where") or ""
+        if source["state"] == "ok":
+            say(
+                f"checkpoint {name} {where}: run {source['run_id']} {source['status']}, "
+                f"updated {source['updated_at']}"
+            )
+        else:
+            say(
+                f"checkpoint {name} {where}: {source['state']}"
+                + (f" ({source['error']})" if "error" in source else "")
+            )
+    if "newer" in report["checkpoints"]:
+        say(f"newer: {report['checkpoints']['newer']}")
+    cp = report["checkpoint"]
+    if cp is not None:
+        share = report["progress"]["share"]
+        say(
+            f"run {cp['run_id']} {cp['status']} ({cp['mode']}, step {cp['step_request']}): steps done "
+            f"[{', '.join(cp['steps_done'])}]"
+        )
+        say(
+            f"progress: step {cp['step']}: {cp['batches_done']}/{cp['total_batches']} batches, "
+            f"{cp['pairs_done']:,}/{cp['total_pairs']:,} pairs"
+            + (f" ({share:.0%})" if share is not None else "")
+        )
+        progress = report["progress"]
+        if progress["rate_pairs_per_s"]:
+            line = f"rate: {progress['rate_pairs_per_s']:,.0f} pairs/s"
+            if progress["eta_seconds"] is not None:
+                line += f", ETA of step {cp['step']}: {_duration(progress['eta_seconds'])}"
+            say(line)
+        if progress["interrupted"]:
+            say("no runner holds the lock: the run was interrupted; `enrich run --resume` continues it")
+        if report["timings"]:
+            say(f"timings of run {cp['run_id']}:")
+            for t in report["timings"]:
+                say(
+                    f"  step {t['step']}: {t['batches']} batches, {t['pairs']:,} pairs, {t['rows']:,} rows, "
+                    f"{t['seconds']:.1f}s in batches"
+                )
+    figures = report["warehouse_figures"]
+    if not figures["available"]:
+        say(
+            f"warehouse figures unavailable: {figures['reason']}; the checkpoint and ledger above are current"
+        )
+        return
+    say(f"pending mutations: {figures['pending_mutations']}")
+    for m in figures["mutations"][:10]:
+        say(
+            f"  {m['database']}.{m['table']} {m['mutation_id']}"
+            + (f": {m['latest_fail_reason']}" if m["latest_fail_reason"] else "")
+        )
+    say("tables:")
+    for name, rows in figures["tables"].items():
+        say(f"  {name:<28} {'absent' if rows is None else f'{rows:,} rows'}")
+    if figures["quarantine"] is None:
+        say("quarantine: the view is not built yet (`enrich gates` builds it)")
+        return
+    say(
+        f"quarantine: {sum(q['rows'] for q in figures['quarantine']):,} rows"
+        + (":" if figures["quarantine"] else "")
+    )
+    for q in figures["quarantine"]:
+        say(f"  {q['source_table']:<12} {q['action']:<11} {q['rows']:>8,}  {q['reason']}")
 
 
 def main(config: Config, args: argparse.Namespace) -> int:
-    Status(config, sys.stdout).report()
+    report = Collector(config).collect()
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        render(report, sys.stdout)
     return 0

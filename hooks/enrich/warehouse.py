@@ -89,3 +89,11 @@ def quote_identifier(name: str) -> str:
 
 def table(database: str, name: str) -> str:
     return f"{quote_identifier(database)}.{quote_identifier(name)}"
+
+
+def identity(target: Target) -> str:
+    """What a run locks and checkpoints: the warehouse itself, not the home that reaches it."""
+    creds = target.credentials
+    if target.embedded:
+        return f"chdb:{os.path.realpath(creds.path)}/{target.database}"
+    return f"clickhouse://{creds.host}:{creds.port}/{target.database}"

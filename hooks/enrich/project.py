@@ -1,0 +1,75 @@
+"""What the Python side knows of the dbt project: the one declared list of node names and tags,
+and the steps, resolved from the parsed manifest.
+
+Everything else (which models a step rebuilds per batch, which it rebuilds whole afterwards) is
+read from the manifest: a step is the set of models carrying its tag; those materialized
+incrementally and partitioned by `batch_key` are rebuilt one key range at a time, the others once
+after the step's last batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from enrich.errors import EnrichError
+
+# The source tables of the data contract (docs/domain.md, section 2).
+SOURCE_TABLES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
+# The table of valid flows the batch plan and the change signatures read; rebuilt once per run.
+FLOWS_MODEL = "int_flows_unioned"
+# The valid markets_dim rows (one per market_id), whose labels and category reach Step E.
+MARKETS_MODEL = "stg_polymarket__markets"
+# Every rejected source row with its reason.
+QUARANTINE_MODEL = "quarantine"
+# The partition key column of every batched model.
+BATCH_KEY = "batch_key"
+# The steps in the order they run: (name, tag). Step E reads Step D's pairs.
+STEP_TAGS = (("D", "step_d"), ("E", "step_e"))
+GATE_TAG = "gate"
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    tag: str
+    # Rebuilt one key range at a time; each is partitioned by batch_key.
+    batched: tuple[str, ...]
+    # Rebuilt whole once the last batch of the step has committed.
+    finalize: tuple[str, ...]
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return (*self.batched, *self.finalize)
+
+
+def _is_batched(node: Any) -> bool:
+    config = node.config
+    return config.materialized == "incremental" and config.get("partition_by") == BATCH_KEY
+
+
+def steps_from_manifest(manifest: Any) -> tuple[Step, ...]:
+    """Every step with its models, as the manifest tags them; raises when a step has no batched model."""
+    models = sorted((n for n in manifest.nodes.values() if n.resource_type == "model"), key=lambda n: n.name)
+    steps = []
+    for name, tag in STEP_TAGS:
+        tagged = [n for n in models if tag in n.tags]
+        batched = tuple(n.name for n in tagged if _is_batched(n))
+        if not batched:
+            raise EnrichError(f"the dbt project has no incremental model partitioned by {BATCH_KEY} tagged "
+                              f"{tag!r}: step {name} has nothing to build")
+        steps.append(Step(name, tag, batched, tuple(n.name for n in tagged if not _is_batched(n))))
+    return tuple(steps)
+
+
+def result_tables(steps: tuple[Step, ...]) -> tuple[str, ...]:
+    return tuple(m for s in steps for m in s.models)
+
+
+def select_steps(steps: tuple[Step, ...], name: str) -> tuple[Step, ...]:
+    if name == "all":
+        return steps
+    chosen = tuple(s for s in steps if s.name == name)
+    if not chosen:
+        raise EnrichError(f"no step {name} (steps: {', '.join(s.name for s in steps)})")
+    return chosen
