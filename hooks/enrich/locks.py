@@ -189,7 +189,8 @@ class PgLockBackend:
                 if not (row[4] or previous.gone()):
                     raise refused(self.warehouse, previous)
             conn.execute(
-                "insert into ops_warehouse_locks (job, warehouse, holder, host, pid, acquired_at, heartbeat_at)"
+                "insert into ops_warehouse_locks"
+                " (job, warehouse, holder, host, pid, acquired_at, heartbeat_at)"
                 " values (%s, %s, %s, %s, %s, now(), now()) on conflict (job, warehouse) do update set"
                 " holder = excluded.holder, host = excluded.host, pid = excluded.pid,"
                 " acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at",
