@@ -88,6 +88,15 @@ class Executor:
             parameters={"db": self.ddl.database, "names": list(names)},
         ).result_rows]
 
+    def tables_beyond(self, models: Sequence[str], partitions: int) -> list[str]:
+        """The batched MODELS holding a partition >= PARTITIONS: built with a larger batch_partitions."""
+        return [r[0] for r in self.client.query(
+            f"select distinct table from {self.ddl.system('parts')} where active and database = {{db:String}}"
+            " and table in {names:Array(String)} and toUInt64OrZero(partition_id) >= {p:UInt64}"
+            " order by table",
+            parameters={"db": self.ddl.database, "names": list(models), "p": partitions},
+        ).result_rows]
+
     def drop_leftovers(self, models: Sequence[str]) -> list[str]:
         """Staging tables of dbt's materializations left behind by a killed run."""
         names = [r[0] for r in self.client.query(

@@ -222,6 +222,10 @@ class Runner:
             executor.drop(every)
             state.tables_dropped(every)
             self.say(f"--fresh: dropped {', '.join(every)}")
+        beyond = executor.tables_beyond(tuple(m for s in steps for m in s.batched), partitions)
+        if beyond:
+            raise UsageError(f"{', '.join(beyond)} hold batch keys >= {partitions}: they were built with a "
+                             "larger batch_partitions than dbt_project.yml has now; run `enrich run --fresh`")
         left = executor.drop_leftovers(cp.tables)
         if left:
             self.say(f"dropped {len(left)} staging table(s) left by an interrupted run")
@@ -254,6 +258,7 @@ class Runner:
                 )
                 return self.stop.exit_code
             state.step_complete(step.name)
+            killpoints.reached("step_completed")
             self.say(
                 f"step {step.name} complete: {cp.pairs_done(step.name):,} pairs in "
                 f"{len(cp.ranges_done(step.name))} batches"

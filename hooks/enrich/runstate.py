@@ -223,13 +223,13 @@ class RunState:
     ) -> RunState:
         """A new run, recorded before any work so a kill at any later moment can be resumed."""
         baseline = decision.checkpoint
-        # --changed builds what differs from the last complete run of every step; without one,
-        # or without its signatures, it rebuilds every partition
+        # --changed builds what differs from the last complete run of the same steps (or of
+        # every step); without one it rebuilds every partition
         usable = (
             decision.mode == "changed"
             and baseline is not None
             and not baseline.unfinished
-            and baseline.step_request == "all"
+            and baseline.step_request in ("all", decision.step)
             and baseline.batch_partitions == batch_partitions
         )
         mode = "run" if decision.mode == "changed" and not usable else decision.mode

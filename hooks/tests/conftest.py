@@ -93,3 +93,10 @@ def query(home: Path, sql_text: str, parameters: dict | None = None) -> list[tup
     if proc.returncode != 0:
         raise AssertionError(f"query failed: {sql_text}\n{proc.stderr}")
     return [tuple(r) for r in json.loads(proc.stdout)]
+
+
+def state_file(home: Path) -> Path:
+    """The state file of HOME's embedded warehouse (checkpoints are kept per warehouse)."""
+    from enrich.checkpoints import state_path
+
+    return state_path(home, f"chdb:{os.path.realpath(home / 'chdb')}/polymarket")

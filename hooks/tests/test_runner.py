@@ -13,10 +13,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import ADMIN_URL, PROJECT_DIR, enrich_env, query, run_enrich
+from conftest import ADMIN_URL, PROJECT_DIR, enrich_env, query, run_enrich, state_file
 
 from enrich.checkpoints import JOB, read_local
-from enrich.errors import EnrichError
+from enrich.errors import EnrichError, ExitCode
 from enrich.locks import RunLock
 
 pytestmark = pytest.mark.reliability
@@ -56,9 +56,9 @@ def start(home: Path, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def committed(home: Path) -> int:
-    path = home / f"{JOB}.state.json"
+    path = state_file(home)
     checkpoint = read_local(path) if path.exists() else None
-    return len(checkpoint.ranges_done) if checkpoint and checkpoint.status == "running" else 0
+    return len(checkpoint.ranges_done("D")) if checkpoint and checkpoint.status == "running" else 0
 
 
 def wait_for_batches(home: Path, proc: subprocess.Popen[str], batches: int, timeout: float = 120) -> None:
@@ -115,7 +115,7 @@ def test_kills_and_stops_resume_to_the_same_tables(reference: tuple[Path, dict[s
     wait_for_batches(home, stopped, done + 1)
     # ... a second runner on the same home is refused and names it ...
     second = run_enrich(home, "run", "--step", "D", "--resume", env=env, check=False)
-    assert second.returncode == 1
+    assert second.returncode == ExitCode.ERROR
     assert f"pid {stopped.pid}" in second.stderr
     # ... Postgres drops its connection: it warns, keeps the local file, reconnects, catches up ...
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
@@ -128,36 +128,35 @@ def test_kills_and_stops_resume_to_the_same_tables(reference: tuple[Path, dict[s
     assert stopped.returncode == 143, err
     assert f"took over the lock of runner pid {first.pid}" in out
     assert "warning: Postgres checkpoint at" in out and "caught up" in out
-    checkpoint = read_local(home / f"{JOB}.state.json")
-    assert checkpoint.status == "stopped" and checkpoint.batch_idx == len(checkpoint.ranges_done) - 1
-    assert len(checkpoint.ranges_done) >= done + 4
+    checkpoint = read_local(state_file(home))
+    assert checkpoint.status == "stopped" and len(checkpoint.ranges_done("D")) >= done + 4
     rows = ledger(own_pg, checkpoint.run_id)
-    assert [(lo, hi) for _, lo, hi in rows] == [tuple(r) for r in checkpoint.ranges_done]
+    assert [(lo, hi) for _, lo, hi in rows] == [tuple(r) for r in checkpoint.ranges_done("D")]
     assert [idx for idx, _, _ in rows] == list(range(len(rows)))
     assert not (home / f"{JOB}.pid").exists()
 
     third = start(home, *run, "--resume", env=env)
-    wait_for_batches(home, third, len(checkpoint.ranges_done) + 2)
+    wait_for_batches(home, third, len(checkpoint.ranges_done("D")) + 2)
     third.send_signal(signal.SIGKILL)
     third.wait()
 
-    # neither flag with an unfinished checkpoint: refuse, say what to do
+    # no flag with an unfinished checkpoint: refuse with exit 3, say what to do
     refused = run_enrich(home, "run", "--step", "D", env=env, check=False)
-    assert refused.returncode == 2
+    assert refused.returncode == ExitCode.UNFINISHED
     assert "--resume" in refused.stderr and "--fresh" in refused.stderr
 
     run_enrich(home, *run, "--resume", env=env)
-    final = read_local(home / f"{JOB}.state.json")
+    final = read_local(state_file(home))
     assert final.status == "complete" and final.run_id == checkpoint.run_id
-    assert final.batch_idx == final.total_batches - 1 and final.pairs_done == final.total_pairs == 400
-    keys = [k for lo, hi in final.ranges_done for k in range(lo, hi + 1)]
+    assert final.pairs_done("D") == final.total_pairs == 400
+    keys = [k for lo, hi in final.ranges_done("D") for k in range(lo, hi + 1)]
     assert keys == list(range(256))
     rows = ledger(own_pg, final.run_id)
-    assert [(lo, hi) for _, lo, hi in rows] == [tuple(r) for r in final.ranges_done]
+    assert [(lo, hi) for _, lo, hi in rows] == [tuple(r) for r in final.ranges_done("D")]
     assert [idx for idx, _, _ in rows] == list(range(final.total_batches))
     with psycopg.connect(own_pg) as conn:
-        assert conn.execute("select status, batch_idx from ops_job_checkpoints where job = %s and step = 'D'",
-                            [JOB]).fetchone() == ("complete", final.total_batches - 1)
+        assert conn.execute("select status, batches_done from ops_run_checkpoints where job = %s",
+                            [JOB]).fetchone() == ("complete", final.total_batches)
 
     assert checksums(home) == sums
     assert query(home, "select name from system.tables where database = 'polymarket'"
@@ -165,31 +164,33 @@ def test_kills_and_stops_resume_to_the_same_tables(reference: tuple[Path, dict[s
     log = (home / f"{JOB}.console.log").read_text()
     assert "SIGTERM received" in log and f"batch {final.total_batches}/{final.total_batches} " in log
 
-    # a damaged state file: Postgres has the checkpoint, so --resume goes on from there
-    (home / f"{JOB}.state.json").write_text('{"job": "full-enrichment", "step"')
+    # a damaged state file: the complete run in Postgres is the baseline, and nothing changed since
+    state_file(home).write_text('{"job": "full-enrichment", "step"')
     resumed = run_enrich(home, "run", "--step", "D", "--resume", env=env)
-    assert "resuming from the checkpoint in Postgres" in resumed.stdout
-    assert "nothing to resume" in resumed.stdout
+    assert f"the last run {final.run_id} is complete" in resumed.stdout
+    assert "plan: 0 batches" in resumed.stdout and "nothing changed" in resumed.stdout
+    assert checksums(home) == sums
 
 
 def test_damaged_checkpoint_is_never_silently_restarted(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    state = home / f"{JOB}.state.json"
+    state = state_file(home)
     state.write_text('{"job": "full-enrichment", "step": "D", "batch_')
     for flags in ((), ("--resume",)):
         proc = run_enrich(home, "run", "--step", "D", *flags, check=False)
-        assert proc.returncode == 1
+        assert proc.returncode == ExitCode.ERROR
         assert str(state) in proc.stderr and "invalid JSON" in proc.stderr and "--fresh" in proc.stderr
+        assert "Traceback" not in proc.stderr
     state.write_text(json.dumps({"job": "nightly-backup", "status": "running"}))
     proc = run_enrich(home, "run", "--step", "D", "--resume", check=False)
-    assert proc.returncode == 1 and "nightly-backup" in proc.stderr
+    assert proc.returncode == ExitCode.ERROR and "nightly-backup" in proc.stderr
 
 
 def test_unreachable_postgres_is_named_without_its_password(tmp_path: Path) -> None:
     env = enrich_env(POSTGRES_URL="postgresql://ops:hunter2secret@127.0.0.1:1/enrichdb")
     proc = run_enrich(tmp_path, "run", "--step", "D", env=env, check=False)
-    assert proc.returncode == 1
+    assert proc.returncode == ExitCode.ERROR
     assert "127.0.0.1:1/enrichdb" in proc.stderr and "--local-checkpoints-only" in proc.stderr
     everything = proc.stdout + proc.stderr + (tmp_path / f"{JOB}.console.log").read_text()
     assert "hunter2secret" not in everything
@@ -207,37 +208,34 @@ def sql_command(home: Path, statement: str, parameters: dict) -> None:
                    cwd=PROJECT_DIR, env=enrich_env(), check=True, capture_output=True, timeout=120)
 
 
-def test_changed_batch_partitions_needs_fresh(reference: tuple[Path, dict[str, tuple]]) -> None:
+def test_tables_built_with_a_larger_batch_partitions_need_fresh(
+    reference: tuple[Path, dict[str, tuple]],
+) -> None:
     home, sums = reference
     # whatever an earlier test left there; the refusal under test comes from the warehouse alone
-    (home / f"{JOB}.state.json").unlink(missing_ok=True)
-    # as if the tables had been built with another P
-    sql_command(home, "insert into polymarket._enrich_meta (key, value, updated_at)"
-                      " select 'batch_partitions', {p:String}, now64(6)", {"p": "128"})
+    state_file(home).unlink(missing_ok=True)
+    # as if pnl had been built with P = 512: a partition beyond today's 256 keys
+    sql_command(home, "insert into polymarket.pnl select * replace (toUInt16(300) as batch_key)"
+                      " from polymarket.pnl limit 1", {})
     proc = run_enrich(home, "run", "--step", "D", check=False)
-    assert proc.returncode == 1
-    assert "batch_partitions=128" in proc.stderr and "256" in proc.stderr and "--fresh" in proc.stderr
+    assert proc.returncode == ExitCode.USAGE
+    assert "pnl hold batch keys >= 256" in proc.stderr and "--fresh" in proc.stderr
     out = run_enrich(home, "run", "--step", "D", "--fresh").stdout
     assert "--fresh: dropped pnl, pnl_positions" in out
     assert checksums(home) == sums
-    assert query(home, "select argMax(value, updated_at) from polymarket._enrich_meta"
-                       " where key = 'batch_partitions'") == [("256",)]
 
 
 def test_a_kill_between_steps_resumes_with_the_next_step(reference: tuple[Path, dict[str, tuple]]) -> None:
     home, sums = reference
-    # checkpoint writes of a one-batch --step all --fresh: 1 new run (before the drop), 2 start,
-    # 3 batch D1, 4 step D complete, 5 step E begins; dying in the 5th leaves a checkpoint naming
-    # the step it has just completed
     killed = run_enrich(home, "run", "--step", "all", "--fresh",
-                        env=enrich_env(ENRICH_TEST_KILL_AT="checkpoint:5"), check=False)
+                        env=enrich_env(ENRICH_TEST_KILL_AT="step_completed:1"), check=False)
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
-    state = read_local(home / f"{JOB}.state.json")
-    assert (state.step, state.steps_done, state.status) == ("D", ["D"], "running")
-    resumed = run_enrich(home, "run", "--step", "all", "--resume")
-    assert "step E complete" in resumed.stdout
+    state = read_local(state_file(home))
+    assert (state.step, state.steps_done, state.status) == ("E", ["D"], "running")
+    resumed = run_enrich(home, "run", "--resume")
+    assert "step E complete" in resumed.stdout and "step D complete" not in resumed.stdout
     assert checksums(home) == sums
-    assert read_local(home / f"{JOB}.state.json").status == "complete"
+    assert read_local(state_file(home)).status == "complete"
 
 
 def test_lock_excludes_a_live_runner_and_takes_over_a_dead_ones(tmp_path: Path) -> None:
