@@ -236,8 +236,15 @@ class Runner:
         batch_size = size_option or cp.batch_size or default_batch_size(sum(figures.pairs))
         if cp.step_request == "E" and not cp.planned:
             self._check_step_d_current(decision, figures.signatures)
+        first_plan = not cp.planned
         reconciled = state.reconcile(figures.signatures, figures.pairs, batch_size)
         killpoints.reached("planned")
+        if first_plan and cp.mode == "changed" and decision.checkpoint is not None:
+            keys = sum(hi - lo + 1 for lo, hi, _ in cp.plan)
+            shown = ", ".join(f"{lo}-{hi}" for lo, hi, _ in cp.plan[:12])
+            shown += " ..." if len(cp.plan) > 12 else ""
+            self.say(f"--changed: {keys} of {partitions} keys changed since run {decision.checkpoint.run_id}"
+                     f" ({shown or 'none'})")
         if reconciled.stale:
             self.say(
                 f"the data of {len(reconciled.stale)} batch key(s) changed since their batches were "

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import PROJECT_DIR, enrich_env, run_enrich, throwaway_database
+from conftest import PROJECT_DIR, enrich_env, run_enrich, state_file, throwaway_database
 
 from enrich.checkpoints import JOB, Checkpoint, read_local
 from enrich.cli import build_parser
+from enrich.errors import ExitCode
 
 RUNBOOK = PROJECT_DIR / "docs" / "RUNBOOK.md"
 RESULTS = ("pnl", "pnl_positions", "wallet_resolution_outcomes", "wallet_accuracy")
@@ -206,7 +207,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, ops_pg: str) -> World:
     sources["markets_dim"].write(part1 / "markets_dim.csv", [True] * len(sources["markets_dim"].rows))
     sources["markets_dim"].write(part2 / "markets_dim.csv", [False] * len(sources["markets_dim"].rows))
 
-    state = home / f"{JOB}.state.json"
+    state = state_file(home)
     run_enrich(home, *runbook("enrich load <DIR>", DIR=part1), env=env)
     run_enrich(home, *runbook("enrich run"), env=env)
     first = read_local(state)
@@ -234,20 +235,14 @@ def test_changed_run_rebuilds_only_the_changed_partitions(world: World) -> None:
     # the first run covered every key; the changed run exactly the changed conditions' keys
     assert ledger_keys(world.pg, world.first.run_id) == {"D": set(range(P)), "E": set(range(P))}
     assert ledger_keys(world.pg, world.changed.run_id) == {"D": expected, "E": expected}
-    assert {k for lo, hi in world.changed.ranges_done for k in range(lo, hi + 1)} == expected
-    assert f"--changed: {len(expected)} of {P} keys changed" in world.changed_out
+    assert {k for lo, hi in world.changed.ranges_done("D") for k in range(lo, hi + 1)} == expected
+    said = f"--changed: {len(expected)} of {P} keys changed since run {world.first.run_id}"
+    assert said in world.changed_out
     # the new data did change the results, and the other partitions were not rewritten at all
     assert world.sums_changed != world.sums_first
     assert world.untouched_changed == world.untouched_first
     # ... and the result is what a full run on all the data makes
     assert world.sums_changed == world.sums_fresh
-
-
-def test_changed_run_with_nothing_new_does_nothing(world: World) -> None:
-    out = run_enrich(world.home, *runbook("enrich run --changed"), env=world.env).stdout
-    assert f"no partition changed since run {world.fresh.run_id}; nothing to rebuild" in out
-    assert read_local(world.home / f"{JOB}.state.json") == world.fresh
-    assert checksums(world.home) == world.sums_fresh
 
 
 def engine_holder(home: Path) -> subprocess.Popen[str]:
@@ -266,8 +261,8 @@ def engine_holder(home: Path) -> subprocess.Popen[str]:
 def test_status_reports_checkpoints_timings_and_quarantine(world: World) -> None:
     cp = world.fresh
     out = run_enrich(world.home, *runbook("enrich status"), env=world.env).stdout
-    assert out.count(f"run {cp.run_id} complete") == 2  # the local file and Postgres
-    assert "newer: neither, they agree" in out
+    assert out.count(f"run {cp.run_id} complete,") == 2  # the local file and Postgres
+    assert "newer: neither" in out
     assert (f"progress: step E: {cp.total_batches}/{cp.total_batches} batches, "
             f"{cp.total_pairs:,}/{cp.total_pairs:,} pairs (100%)") in out
     for step in ("D", "E"):
@@ -279,6 +274,31 @@ def test_status_reports_checkpoints_timings_and_quarantine(world: World) -> None
     assert re.search(rf"pnl\s+{pnl_rows:,} rows", out)
     assert re.search(rf"trades_raw\s+quarantined\s+1\s+{re.escape(reason)}", out)
 
+    # the same report for programs, with the README's fields
+    report = json.loads(run_enrich(world.home, "status", "--json", env=world.env).stdout)
+    assert report["runner"] == {"running": False, "pid": None}
+    assert report["warehouse"] == f"chdb:{(world.home / 'chdb').resolve()}/polymarket"
+    assert {k: report["checkpoint"][k] for k in ("run_id", "status", "mode", "steps_done", "total_batches",
+                                                 "batches_done", "pairs_done", "total_pairs")} == {
+        "run_id": cp.run_id, "status": "complete", "mode": "fresh", "steps_done": ["D", "E"],
+        "total_batches": cp.total_batches, "batches_done": cp.total_batches, "pairs_done": cp.total_pairs,
+        "total_pairs": cp.total_pairs}
+    assert report["checkpoints"]["postgres"]["state"] == "ok" and report["checkpoints"]["newer"] == "neither"
+    assert {t["step"]: (t["batches"], t["pairs"]) for t in report["timings"]} == {
+        "D": (cp.total_batches, cp.total_pairs), "E": (cp.total_batches, cp.total_pairs)}
+    figures = report["warehouse_figures"]
+    assert figures["available"] and figures["pending_mutations"] == 0 and figures["tables"]["pnl"] == pnl_rows
+    assert {"source_table": "trades_raw", "action": "quarantined", "reason": reason, "rows": 1} in figures[
+        "quarantine"]
+    gates = json.loads(run_enrich(world.home, "gates", "--json", env=world.env).stdout)
+    assert gates["passed"] and gates["exit_code"] == 0 and gates["counts"]["fail"] == 0
+    by_name = {g["name"]: g for g in gates["gates"]}
+    assert by_name["gate_quarantine_summary"]["status"] == "warn"
+    assert {"source_table": "trades_raw", "reason": reason, "row_count": 1} in by_name[
+        "gate_quarantine_summary"]["rows"]
+    wallets = by_name["gate_wallets_with_outcomes"]
+    assert wallets["status"] == "pass" and wallets["expected"] == wallets["actual"] != "0"
+
     holder = engine_holder(world.home)
     try:
         busy = run_enrich(world.home, *runbook("enrich status"), env=world.env)
@@ -287,7 +307,19 @@ def test_status_reports_checkpoints_timings_and_quarantine(world: World) -> None
         holder.wait()
     assert f"runner: running, pid {holder.pid}" in busy.stdout
     assert f"warehouse figures unavailable: run pid {holder.pid} holds the embedded engine" in busy.stdout
-    assert busy.stdout.count(f"run {cp.run_id} complete") == 2 and "pending mutations" not in busy.stdout
+    assert busy.stdout.count(f"run {cp.run_id} complete,") == 2 and "pending mutations" not in busy.stdout
+
+
+def test_changed_run_with_nothing_new_does_nothing(world: World) -> None:
+    before = measure(world.home, Sums(keep_computed_at=True))[0]
+    out = run_enrich(world.home, *runbook("enrich run --changed"), env=world.env).stdout
+    assert f"--changed: 0 of {P} keys changed since run {world.fresh.run_id} (none)" in out
+    nothing = read_local(state_file(world.home))
+    assert nothing.status == "complete" and nothing.plan == []
+    assert nothing.signatures == world.fresh.signatures
+    assert ledger_keys(world.pg, nothing.run_id) == {}
+    # not a partition rewritten: even the build timestamps are the same
+    assert measure(world.home, Sums(keep_computed_at=True))[0] == before
 
 
 def test_reset_market_rebuilds_exactly_its_partitions(world: World) -> None:
@@ -307,10 +339,10 @@ def test_reset_market_rebuilds_exactly_its_partitions(world: World) -> None:
     probe(home, *drops)
     damaged_sums, damaged = measure(home, Sums(), everything)
     assert damaged_sums != before
-    checkpoint = (home / f"{JOB}.state.json").read_text()
+    checkpoint = state_file(home).read_text()
     hostile = run_enrich(home, *runbook("enrich reset --market <MARKET_ID>", MARKET_ID="x' OR 1=1 --"),
                          env=world.env, check=False)
-    assert hostile.returncode == 1 and "no market \"x' OR 1=1 --\"" in hostile.stderr
+    assert hostile.returncode == ExitCode.ERROR and "no market \"x' OR 1=1 --\"" in hostile.stderr
     assert checksums(home, everything) == damaged
 
     out = run_enrich(home, *runbook("enrich reset --market <MARKET_ID>", MARKET_ID=market), env=world.env)
@@ -318,7 +350,7 @@ def test_reset_market_rebuilds_exactly_its_partitions(world: World) -> None:
     after, others_after, built_after = measure(home, Sums(), outside, inside)
     assert after == before and others_after == others
     assert built_after != built_before  # the market's partitions were rebuilt: new build timestamps
-    assert (home / f"{JOB}.state.json").read_text() == checkpoint
+    assert state_file(home).read_text() == checkpoint
 
 
 def test_dims_lists_missing_markets_and_merges_a_file(world: World) -> None:
@@ -353,7 +385,7 @@ def test_dims_lists_missing_markets_and_merges_a_file(world: World) -> None:
     bad.write_text("\n".join(lines[:2]) + "\n")
     before = checksums(home, Sums(("markets_dim",)))
     refused = run_enrich(home, *runbook("enrich dims --from <FILE>", FILE=bad), env=world.env, check=False)
-    assert refused.returncode == 1
+    assert refused.returncode == ExitCode.ERROR
     assert "bad-markets.jsonl: line 2, column outcome_count" in refused.stderr
     assert checksums(home, Sums(("markets_dim",))) == before
 
@@ -368,8 +400,8 @@ def test_dims_lists_missing_markets_and_merges_a_file(world: World) -> None:
     # the sources now differ from the last run's only in the renamed market's labels
     out = run_enrich(home, *runbook("enrich run --changed"), env=world.env).stdout
     key = batch_keys(home, [by_id[renamed]["condition_id"]])
-    assert f"--changed: 1 of {P} keys changed ({min(key)}-{min(key)})" in out
-    assert ledger_keys(world.pg, read_local(home / f"{JOB}.state.json").run_id) == {"D": key, "E": key}
+    assert f"--changed: 1 of {P} keys changed since run " in out and f"({min(key)}-{min(key)})" in out
+    assert ledger_keys(world.pg, read_local(state_file(home)).run_id) == {"D": key, "E": key}
 
 
 def test_reset_all_backs_up_then_forgets_everything(world: World) -> None:
@@ -378,31 +410,33 @@ def test_reset_all_backs_up_then_forgets_everything(world: World) -> None:
     argv = [sys.executable, "-m", "enrich", "--home", str(home), *runbook("enrich reset --all")]
     no_tty = subprocess.run(argv, cwd=PROJECT_DIR, env=world.env, stdin=subprocess.DEVNULL,
                             capture_output=True, text=True, timeout=300)
-    assert no_tty.returncode == 1 and "--yes" in no_tty.stderr
+    assert no_tty.returncode == ExitCode.ERROR and "--yes" in no_tty.stderr
     holder = engine_holder(home)
     try:
         locked = run_enrich(home, *runbook("enrich reset --all --yes"), env=world.env, check=False)
     finally:
         holder.kill()
         holder.wait()
-    assert locked.returncode == 1 and f"pid {holder.pid}" in locked.stderr
+    assert locked.returncode == ExitCode.ERROR and f"pid {holder.pid}" in locked.stderr
     assert {name: count for name, (count, _) in checksums(home).items()} == counts
 
     out = run_enrich(home, *runbook("enrich reset --all --yes"), env=world.env).stdout
     backup = Path(re.search(r"backup of the results: (\S+)", out).group(1))
     assert backup.parent == home / "backups"
     left = ("query", "select name from system.tables where database = 'polymarket' and name in"
-                     " {n:Array(String)}", {"n": [*RESULTS, "_enrich_meta", "_enrich_key_signatures"]})
+                     " {n:Array(String)}", {"n": list(RESULTS)})
     backed_up = tuple(("query", "select count() from file({p:String}, 'Parquet')",
                        {"p": str(backup / f"{name}.parquet")}) for name in RESULTS)
     assert probe(home, left, *backed_up) == [[], *([(counts[name],)] for name in RESULTS)]
-    assert not (home / f"{JOB}.state.json").exists()
+    assert not state_file(home).exists()
     with psycopg.connect(world.pg) as conn:
-        checkpoints = conn.execute("select count(*) from ops_job_checkpoints where job = %s", [JOB])
+        checkpoints = conn.execute("select count(*) from ops_run_checkpoints where job = %s", [JOB])
         assert checkpoints.fetchone() == (0,)
         assert conn.execute("select count(*) from ops_batch_ledger").fetchone()[0] > 0
     status = run_enrich(home, *runbook("enrich status"), env=world.env).stdout
-    assert "state.json: none" in status and "checkpoint in Postgres" in status and "absent" in status
+    assert "state.json: none" in status and "checkpoint postgres" in status and "absent" in status
+    # the next run starts over, whatever option it is given
+    assert "starting a new run" in run_enrich(home, "run", "--resume", env=world.env).stdout
 
 
 def test_runbook_commands_parse_with_the_cli() -> None:

@@ -23,10 +23,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import PROJECT_DIR, enrich_env, run_enrich
+from conftest import PROJECT_DIR, enrich_env, run_enrich, state_file
 from psycopg import sql
 
 from enrich.checkpoints import JOB, Checkpoint, read_local
+from enrich.errors import ExitCode
 from enrich.killpoints import ENV as KILL_AT
 from enrich.locks import RunLock
 
@@ -81,7 +82,7 @@ def checksums(home: Path, tables: tuple[str, ...]) -> dict[str, list]:
 
 def state(home: Path) -> Checkpoint | None:
     """The local checkpoint; reading it raises if a kill ever left it half-written."""
-    return read_local(home / f"{JOB}.state.json")
+    return read_local(state_file(home))
 
 
 def with_password(url: str, password: str) -> str:
@@ -149,11 +150,17 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, li
     return home, sums
 
 
-# --- 1. SIGKILL at random moments -----------------------------------------------------------------
+# --- 1. SIGKILL at random moments, restarting only with --resume ---------------------------------
 
 CRASH_SEED = int(os.environ.get("RELIABILITY_SEED", "20250301"))
-CRASH_KILLS = 20
+CRASH_KILLS = 40
+# a value correction is loaded after this many kills: same rows, same times, other numbers
+CORRECTION_AFTER = 20
 CRASH_BATCH_SIZE = "60"  # the tiny scale has 400 pairs: about 9 batches per step
+# A fee correction of one fill: it changes two pairs' P&L but keeps every market balanced
+# (P&L + fees is unchanged), so the gates still pass and the runner exits 0.
+CORRECTION = ("alter table polymarket.trades_raw update fee_usd = fee_usd + 1.4976"
+              " where trade_id = (select min(trade_id) from polymarket.trades_raw)")
 
 
 @dataclass
@@ -166,23 +173,28 @@ class Attempt:
 
 def next_kill(rng: random.Random) -> tuple[str, float]:
     """A kill: `startup` after a random delay from the start, `batch` a random delay after the
-    batches began, or a kill point (`checkpoint`: state file written, not renamed; `replaced`:
-    partitions replaced, no checkpoint yet) reached the n-th time."""
+    batches began, or a kill point reached the n-th time (`checkpoint`: state file written, not
+    renamed; `replaced`: partitions replaced, no checkpoint yet; a phase boundary)."""
     draw = rng.random()
-    if draw < 0.2:
-        return "startup", rng.uniform(0.5, 7.0)
-    if draw < 0.35:
+    if draw < 0.15:
+        return "startup", rng.uniform(0.5, 6.0)
+    if draw < 0.3:
         return "checkpoint", rng.randint(1, 8)
-    if draw < 0.5:
+    if draw < 0.45:
         return "replaced", rng.randint(1, 6)
+    if draw < 0.6:
+        return rng.choice(["parsed", "upstream", "planned", "step_completed", "finalized", "gates"]), 1
     return "batch", rng.uniform(0.0, 4.0)
+
+
+HOOKS = ("checkpoint", "replaced", "parsed", "upstream", "planned", "step_completed", "finalized", "gates")
 
 
 def crash_once(home: Path, env: dict[str, str], flags: tuple[str, ...], kind: str, value: float,
                log: Path) -> Attempt:
     offset = console_size(home)
-    args = ("run", "--step", "all", "--batch-size", CRASH_BATCH_SIZE, *flags)
-    hook = kind in ("checkpoint", "replaced")
+    args = ("run", "--batch-size", CRASH_BATCH_SIZE, *flags)
+    hook = kind in HOOKS
     how = f"{kind}:{int(value)}" if hook else f"{kind} +{value:.1f}s"
     proc = start(home, *args, env={**env, KILL_AT: how} if hook else env, log=log)
     try:
@@ -195,7 +207,7 @@ def crash_once(home: Path, env: dict[str, str], flags: tuple[str, ...], kind: st
                 proc.send_signal(signal.SIGKILL)
         else:
             deadline = time.monotonic() + 120
-            while proc.poll() is None and not any(line.split(" ", 1)[-1].startswith("plan ")
+            while proc.poll() is None and not any(line.split(" ", 1)[-1].startswith("plan: ")
                                                   for line in console_lines(home, offset)):
                 assert time.monotonic() < deadline, "the batches never began"
                 time.sleep(0.05)
@@ -211,63 +223,71 @@ def crash_once(home: Path, env: dict[str, str], flags: tuple[str, ...], kind: st
     logged = console_lines(home, offset)
     last = logged[-1].split(" ", 1)[-1] if logged else "(none yet)"
     where = ("no checkpoint" if checkpoint is None else
-             f"step {checkpoint.step} {len(checkpoint.ranges_done)}/{checkpoint.total_batches} committed, "
+             f"step {checkpoint.step} {len(checkpoint.ranges_done())}/{checkpoint.total_batches} committed, "
              f"{checkpoint.status}") + f"; last log line: {last[:70]}"
     return Attempt(how, flags, proc.returncode == -signal.SIGKILL, where)
 
 
-def progress(checkpoint: Checkpoint) -> tuple[int, int]:
-    if not checkpoint.unfinished:
-        return (len(checkpoint.steps_done) + 1, 0)
-    return (len(checkpoint.steps_done), len(checkpoint.ranges_done))
+def correct_fee(home: Path) -> None:
+    code = ("import sys\nfrom enrich.config import Config\n"
+            "from enrich.warehouse import connect, resolve_target\n"
+            "connect(resolve_target(Config.from_env(home=sys.argv[1]))).command(sys.argv[2],"
+            " settings={'mutations_sync': 2})\n")
+    subprocess.run([sys.executable, "-c", code, str(home), CORRECTION], cwd=PROJECT_DIR, env=enrich_env(),
+                   check=True, capture_output=True, timeout=120)
 
 
-def test_sigkill_at_random_moments_resumes_to_the_uninterrupted_tables(
-        seeded: tuple[Path, dict[str, list]], own_pg: str, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def corrected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
+    """The result tables of one uninterrupted run on the tiny seed with the fee correction."""
+    home = tmp_path_factory.mktemp("corrected")
+    run_enrich(home, "seed", "--scale", "tiny")
+    correct_fee(home)
+    run_enrich(home, "run")
+    return checksums(home, RESULT_TABLES)
+
+
+def test_a_resume_loop_killed_at_random_moments_ends_equal_to_an_uninterrupted_run(
+        seeded: tuple[Path, dict[str, list]], corrected: dict[str, list], own_pg: str,
+        tmp_path: Path) -> None:
+    """The one restart command: start a --fresh run, then only `enrich run --resume`, killed at random
+    moments (a kill before the first checkpoint included); halfway a value correction is loaded
+    between two kills. The loop always finishes, with the tables of an uninterrupted run on the
+    corrected data."""
     home, reference = seeded
+    assert corrected != reference  # the correction changes the results
     env = enrich_env(POSTGRES_URL=own_pg)
     log = tmp_path / "runs.log"
     rng = random.Random(CRASH_SEED)
     attempts: list[Attempt] = []
-    previous: Checkpoint | None = None
     flags: tuple[str, ...] = ("--fresh",)
     while sum(a.killed for a in attempts) < CRASH_KILLS:
         assert len(attempts) < 3 * CRASH_KILLS, "\n".join(a.how + ": " + a.where for a in attempts)
+        corrected_yet = any(a.how == "correction" for a in attempts)
+        if sum(a.killed for a in attempts) == CORRECTION_AFTER and not corrected_yet:
+            correct_fee(home)
+            attempts.append(Attempt("correction", (), False, "fee of one fill corrected"))
         kind, value = next_kill(rng)
         attempt = crash_once(home, env, flags, kind, value, log)
         attempts.append(attempt)
-        checkpoint = state(home)
-        if flags == ("--resume",):
-            # a resume never restarts silently and never loses a committed batch
-            assert checkpoint is not None and previous is not None, attempt
-            assert checkpoint.run_id == previous.run_id, attempt
-            assert progress(checkpoint) >= progress(previous), attempt
-        previous = checkpoint
-        flags = ("--resume",) if checkpoint is not None and checkpoint.unfinished else (
-            ("--fresh",) if checkpoint is not None else ())
-    while (checkpoint := state(home)) is None or checkpoint.unfinished:
-        run_enrich(home, "run", "--step", "all", *(("--resume",) if checkpoint else ()), env=env)
+        flags = ("--resume",)
+        if not attempt.killed:
+            # the run finished: start the next episode from a killed --fresh, as an operator would
+            flags = ("--fresh",)
+    run_enrich(home, "run", "--resume", env=env)
 
     kills = [a for a in attempts if a.killed]
-    report = "\n".join(f"{i:2d}. {a.how:<16} {' '.join(a.flags):<8} {'killed' if a.killed else 'finished'}: "
+    report = "\n".join(f"{i:2d}. {a.how:<18} {' '.join(a.flags):<8} {'killed' if a.killed else 'finished'}: "
                        f"{a.where}" for i, a in enumerate(attempts, 1))
     print(f"\n{len(kills)} kills (seed {CRASH_SEED}):\n{report}")
     kinds = {a.how.split(":")[0].split(" ")[0] for a in kills}
-    assert {"checkpoint", "replaced", "batch"} <= kinds, report
+    assert {"checkpoint", "replaced", "batch", "startup"} <= kinds, report
 
     final = state(home)
     assert final is not None and final.status == "complete" and final.steps_done == ["D", "E"], report
     found = ask(home, {"leftovers": LEFTOVERS_SQL, **{t: checksum_sql(t) for t in RESULT_TABLES}})
     assert found.pop("leftovers") == [], report
-    assert {t: rows[0] for t, rows in found.items()} == reference, report
-    # every batch of both steps is in the ledger exactly once, and together they cover every key
-    rows = ledger(own_pg, final.run_id)
-    assert sorted(rows) == ["D", "E"], report
-    for step, batches in rows.items():
-        assert [b[0] for b in batches] == list(range(len(batches))), (step, report)
-        assert [k for _, lo, hi, _ in batches for k in range(lo, hi + 1)] == list(range(256)), (step, report)
-        assert sum(b[3] for b in batches) == final.total_pairs == 400, (step, report)
-    assert [list(b[1:3]) for b in rows["E"]] == final.ranges_done, report
+    assert {t: rows[0] for t, rows in found.items()} == corrected, report
     assert sorted(p.name for p in home.iterdir() if p.name.endswith(".tmp")) == [], report
 
 
@@ -285,58 +305,68 @@ def test_sigint_stops_after_a_committed_batch_and_nothing_is_half_counted(
     before = state(home)
     proc = start(home, *run, "--fresh", env=env, log=log)
     deadline = time.monotonic() + 180
-    while (cp := state(home)) is None or cp == before or len(cp.ranges_done) < 2:
+    while (cp := state(home)) is None or cp == before or len(cp.ranges_done("D")) < 2:
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=120) == 130, log.read_text()
+    assert proc.wait(timeout=120) == ExitCode.INTERRUPTED, log.read_text()
     stopped = state(home)
     assert stopped is not None and stopped.status == "stopped" and stopped.step == "D"
-    assert stopped.batch_idx == len(stopped.ranges_done) - 1 >= 1
+    assert len(stopped.ranges_done("D")) >= 2
     rows = ledger(own_pg, stopped.run_id)["D"]
     # the ledger holds exactly the committed batches: none in flight, none missing, none twice
-    assert [b[0] for b in rows] == list(range(len(stopped.ranges_done)))
-    assert [list(b[1:3]) for b in rows] == stopped.ranges_done
-    assert sum(b[3] for b in rows) == stopped.pairs_done
+    assert [list(b[1:3]) for b in rows] == stopped.ranges_done("D")
+    assert sum(b[3] for b in rows) == stopped.pairs_done("D")
     with psycopg.connect(own_pg) as conn:
-        assert conn.execute("select status, batch_idx, run_id from ops_job_checkpoints where job = %s"
-                            " and step = 'D'", [JOB]).fetchone() == ("stopped", stopped.batch_idx,
-                                                                     stopped.run_id)
+        assert conn.execute("select status, batches_done, run_id from ops_run_checkpoints where job = %s",
+                            [JOB]).fetchone() == ("stopped", len(stopped.ranges_done("D")), stopped.run_id)
     console = (home / f"{JOB}.console.log").read_text()
     assert "SIGINT received" in console and "continue with `enrich run --resume`" in console
     assert not (home / f"{JOB}.pid").exists()
 
     # a damaged state file with a Postgres checkpoint: a plain run refuses and names both ways on
-    state_file = home / f"{JOB}.state.json"
-    good = state_file.read_bytes()
-    state_file.write_bytes(good[: len(good) // 2])
+    path = state_file(home)
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])
     refused = run_enrich(home, *run, env=env, check=False)
     outputs += [refused.stdout, refused.stderr]
-    assert refused.returncode == 1 and "Traceback" not in refused.stderr
-    assert str(state_file) in refused.stderr and "--resume" in refused.stderr and "--fresh" in refused.stderr
-    assert state_file.read_bytes() == good[: len(good) // 2]  # nothing restarted, nothing overwritten
-    state_file.write_bytes(good)
+    assert refused.returncode == ExitCode.ERROR and "Traceback" not in refused.stderr
+    assert str(path) in refused.stderr and "--resume" in refused.stderr and "--fresh" in refused.stderr
+    assert path.read_bytes() == good[: len(good) // 2]  # nothing restarted, nothing overwritten
+    path.write_bytes(good)
 
-    # --fresh killed at its first checkpoint write: the old checkpoint is all that is on disk,
-    # so a --resume must still end with every partition built
+    # --fresh killed at its first checkpoint write: the stopped run's checkpoint is all that is on
+    # disk, so a --resume continues that run and ends with every partition built
     killed = subprocess.run([sys.executable, "-m", "enrich", "--home", str(home), *run, "--fresh"],
                             cwd=PROJECT_DIR, env={**env, KILL_AT: "checkpoint:1"}, capture_output=True,
                             text=True, timeout=300)
     outputs += [killed.stdout, killed.stderr]
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
 
-    # Postgres is down now: --local-checkpoints-only goes on deliberately from the local file
+    # Postgres is down now: --local-checkpoints-only goes on deliberately from the local file,
+    # and the ledger rows it commits wait in the state file for Postgres
     down = enrich_env(POSTGRES_URL=f"postgresql://ops:{PG_SECRET}@127.0.0.1:1/enrich")
     resumed = run_enrich(home, *run, "--resume", "--local-checkpoints-only", env=down)
     outputs += [resumed.stdout, resumed.stderr]
     assert "127.0.0.1:1/enrich disabled (--local-checkpoints-only)" in resumed.stdout
-    assert "resuming run" in resumed.stdout
+    assert f"resuming {stopped.run_id}" in resumed.stdout
     final = state(home)
-    assert final is not None and final.status == "complete" and final.pairs_done == final.total_pairs
-    assert final.pg_pending == []  # nothing queued for a Postgres the operator switched off
+    assert final is not None and final.status == "complete" and final.pairs_done("D") == final.total_pairs
+    queued = [(r["key_lo"], r["key_hi"]) for r in final.pg_pending]
+    assert queued and queued == [tuple(r) for r in final.ranges_done("D")[len(stopped.ranges_done("D")):]]
     found = ask(home, {"leftovers": LEFTOVERS_SQL, **{t: checksum_sql(t) for t in STEP_D_TABLES}})
     assert found.pop("leftovers") == []
     assert {t: rows[0] for t, rows in found.items()} == {t: reference[t] for t in STEP_D_TABLES}
+
+    # Postgres back: the next run sends the queued rows, and the checkpoint row ends complete
+    caught_up = run_enrich(home, *run, "--resume", env=env)
+    outputs += [caught_up.stdout, caught_up.stderr]
+    rows = ledger(own_pg, final.run_id)["D"]
+    assert [list(b[1:3]) for b in rows] == final.ranges_done("D")
+    assert state(home).pg_pending == []
+    with psycopg.connect(own_pg) as conn:
+        statuses = conn.execute("select status from ops_run_checkpoints where job = %s", [JOB]).fetchall()
+    assert statuses == [("complete",)]
 
     # the Postgres password reached no log, checkpoint, ledger, dbt file or message
     for secret in (PG_SECRET,):
@@ -557,12 +587,12 @@ def test_bad_input_is_named_or_quarantined_and_every_row_is_accounted_for(tmp_pa
         fields = [b"\\N" if i == column_index else csv_field(v) for i, v in enumerate(row)]
         path.write_bytes(data + b",".join(fields) + b"\n")
         proc = run_enrich(home, "load", str(bad), check=False)
-        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.returncode == ExitCode.ERROR and "Traceback" not in proc.stderr, proc.stderr
         assert f"enrich: {name}: line {line}, column {column}:" in proc.stderr, proc.stderr
 
     # hostile ids on the command line are names or bound values, never SQL
     export = run_enrich(home, "export", INJECTION, "--out", str(tmp_path / "x.csv"), check=False)
-    assert export.returncode == 1 and f"no table or view named {INJECTION!r}" in export.stderr
+    assert export.returncode == ExitCode.ERROR and f"no table or view named {INJECTION!r}" in export.stderr
     assert not (tmp_path / "x.csv").exists()
     rebuilt = run_enrich(home, "reset", "--market", INJECTION)  # a real market of this dataset
     assert "rebuilt batch key" in rebuilt.stdout
@@ -587,12 +617,12 @@ def test_passwords_from_env_local_never_reach_logs_checkpoints_or_messages(tmp_p
         proc = subprocess.run([sys.executable, "-m", "enrich", "--home", str(home), "--target", "server",
                                *args], cwd=cwd, env=enrich_env(), capture_output=True, text=True, timeout=300)
         outputs.append(proc.stdout + proc.stderr)
-        assert proc.returncode == 1, (args, proc.stdout, proc.stderr)
+        assert proc.returncode == ExitCode.ERROR, (args, proc.stdout, proc.stderr)
         assert "Traceback" not in proc.stderr, (args, proc.stderr)
         assert "enrich: " in proc.stderr and "127.0.0.1" in proc.stdout + proc.stderr, (args, proc.stderr)
     assert "cannot connect to the ClickHouse server 127.0.0.1:1" in outputs[0]
     # the run got as far as Postgres before the warehouse refused: the password URL was used
-    assert "applied migrations 001_ops_checkpoints.sql" in outputs[0]
+    assert "applied migrations 001_ops_checkpoints.sql, 002_run_checkpoints_per_warehouse.sql" in outputs[0]
     for secret in (CH_SECRET, PG_SECRET):
         assert not any(secret in text for text in outputs), secret
         assert files_containing(home, secret) == [], secret
