@@ -83,6 +83,8 @@ def _plain(row: tuple[Any, ...]) -> list[Any]:
 def run_gates(config: Config, session: DbtSession | None = None,
               variables: dict[str, Any] | None = None, build_views: bool = True) -> GateReport:
     """`dbt test --select tag:gate`, then each gate's result and stored failures."""
+    # the warehouse first: an unreachable server is its own one-line error, not dbt's
+    client = connect(resolve_target(config))
     session = session or DbtSession(config)
     if build_views:
         # The views the gates read (staging, quarantine) are cheap and may not exist yet, or
@@ -95,8 +97,8 @@ def run_gates(config: Config, session: DbtSession | None = None,
     result = session.invoke("test", "--select", f"tag:{GATE_TAG}", variables=variables, what="the gate run")
     node_results = list(result.result or [])
     if not node_results:
+        client.close()
         raise EnrichError("dbt found no gates to run (no test tagged `gate` under tests/gates/)")
-    client = connect(resolve_target(config))
     try:
         gates = [_gate_result(client, r) for r in node_results]
     finally:

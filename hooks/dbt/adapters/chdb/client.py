@@ -1,6 +1,10 @@
 """The clickhouse-connect chDB client behind dbt-clickhouse's client wrapper."""
 
+import contextlib
 import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import clickhouse_connect
@@ -47,21 +51,53 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _stderr_captured() -> Iterator[list[str]]:
+    """Capture what the engine writes to file descriptor 2 while it starts.
+
+    chDB prints the cause of a failed start (``Cannot lock file <path>/status``) to stderr only,
+    then raises an unhelpful error; the caller puts the cause in its own one-line message.
+    """
+    captured: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.append(sink.read().decode(errors="replace"))
+
+
 def open_chdb_client(path: str, settings: dict | None = None):
     """Open the embedded engine at ``path``, turning chDB's lock failure into a clear error."""
     Path(path).mkdir(parents=True, exist_ok=True)
-    try:
-        return clickhouse_connect.get_client(interface="chdb", path=path, settings=settings or {})
-    except ProgrammingError as ex:
-        holder = engine_lock_holder(path)
-        if holder is not None or "EmbeddedServer" in str(ex):
-            who = f"process {holder}" if holder is not None else "another process"
-            raise EngineLockedError(
-                f"The embedded ClickHouse data directory {os.path.realpath(path)} is in use by {who}. "
-                "chDB allows one process per data directory: wait for that process to finish, "
-                "or point this one at another directory (ENRICH_HOME / --home)."
-            ) from ex
-        raise
+    failure: ProgrammingError | None = None
+    with _stderr_captured() as captured:
+        try:
+            client = clickhouse_connect.get_client(interface="chdb", path=path, settings=settings or {})
+        except ProgrammingError as ex:
+            failure = ex
+    said = "".join(captured).strip()
+    if failure is None:
+        # a successful start's own messages are the engine's to show
+        if said:
+            print(said, file=sys.stderr)
+        return client
+    holder = engine_lock_holder(path)
+    if holder is not None or "EmbeddedServer" in str(failure) or "Cannot lock file" in said:
+        who = f"process {holder}" if holder is not None else "another process"
+        raise EngineLockedError(
+            f"The embedded ClickHouse data directory {os.path.realpath(path)} is in use by {who}. "
+            "chDB allows one process per data directory: wait for that process to finish, "
+            "or point this one at another directory (ENRICH_HOME / --home)."
+        ) from failure
+    if said:
+        raise ProgrammingError(f"{failure} ({said.splitlines()[0]})") from failure
+    raise failure
 
 
 class ChdbClientWrapper(ChHttpClient):

@@ -1,0 +1,118 @@
+"""The command line as an operator meets it: options in either place, exit codes, and one line
+(never a traceback) for every configuration, connection and engine error. In-process where the
+error does not need a second process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT_DIR, enrich_env, run_enrich
+
+from enrich import cli
+from enrich.errors import ExitCode
+
+SECRET = "cli-Secret-93d1"
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """No inherited warehouse settings; the working directory has no .env.local."""
+    for key in list(os.environ):
+        if key.startswith(("ENRICH_", "CLICKHOUSE_", "POSTGRES_")):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+
+
+def main(*argv: str) -> int:
+    return cli.main(list(argv))
+
+
+def test_global_options_go_before_or_after_the_command() -> None:
+    parser = cli.build_parser()
+    before = parser.parse_args(["--home", "/h", "--target", "server", "status"])
+    after = parser.parse_args(["status", "--home", "/h", "--target", "server"])
+    assert (before.home, before.target) == (after.home, after.target) == ("/h", "server")
+    # given before the command and not after it, the subcommand's default must not erase it
+    mixed = parser.parse_args(["--target", "cluster", "run", "--home", "/h"])
+    assert (mixed.home, mixed.target) == ("/h", "cluster")
+
+
+def test_version_names_the_stack(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main("--version")
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("enrich 0.1.0 (") and "dbt-core 1.11." in out and "dbt-clickhouse 1.10." in out
+
+
+def test_an_unknown_target_is_a_usage_error_naming_the_valid_ones(clean_env: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code = main("--target", "nope", "run")
+    err = capsys.readouterr().err
+    assert code == ExitCode.USAGE
+    assert err.count("\n") == 1 and "unknown target 'nope'" in err
+    assert "local, server, cluster" in err
+
+
+def test_a_bad_env_file_line_is_named(clean_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (clean_env / ".env.local").write_text("CLICKHOUSE_HOST=db\nthis is not a setting\n")
+    code = main("--home", str(clean_env / "home"), "status")
+    err = capsys.readouterr().err
+    assert code == ExitCode.USAGE and err.count("\n") == 1
+    assert ".env.local: line 2: expected KEY=VALUE" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ("run", "--target", "server"),
+    ("--target", "server", "export", "pnl", "--out", "x.csv"),
+    ("--target", "server", "gates"),
+    ("--target", "server", "status"),
+])
+def test_an_unreachable_server_is_one_line_without_the_password(
+        clean_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        argv: tuple[str, ...]) -> None:
+    monkeypatch.setenv("CLICKHOUSE_HOST", "127.0.0.1")
+    monkeypatch.setenv("CLICKHOUSE_PORT", "1")
+    monkeypatch.setenv("CLICKHOUSE_PASSWORD", SECRET)
+    code = main("--home", str(clean_env / "home"), *argv)
+    captured = capsys.readouterr()
+    assert code == ExitCode.ERROR, captured
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
+    assert "cannot connect to the ClickHouse server 127.0.0.1:1" in captured.err
+    assert SECRET not in captured.out + captured.err
+    assert not list((clean_env / "home").glob("enrich-errors.log"))
+
+
+def test_contradicting_run_options_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main("run", "--resume", "--fresh")
+    assert info.value.code == ExitCode.USAGE
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_export_while_a_run_holds_the_engine_is_one_line_naming_the_holder(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from enrich.config import Config;"
+         " from enrich.warehouse import connect, resolve_target;"
+         " c = connect(resolve_target(Config.from_env(home=sys.argv[1]))); c.query('select 1');"
+         " print('held', flush=True); time.sleep(60)", str(home)],
+        cwd=PROJECT_DIR, env=enrich_env(), stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        for args in (("export", "pnl", "--out", str(tmp_path / "x.csv")), ("run",), ("gates",)):
+            proc = run_enrich(home, *args, check=False)
+            assert proc.returncode == ExitCode.ERROR, (args, proc.stderr)
+            lines = proc.stderr.strip().splitlines()
+            assert len(lines) == 1 and "Traceback" not in proc.stderr, (args, proc.stderr)
+            assert f"in use by process {holder.pid}" in lines[0], (args, proc.stderr)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not (tmp_path / "x.csv").exists()
