@@ -222,6 +222,9 @@ class Runner:
             executor.drop(every)
             state.tables_dropped(every)
             self.say(f"--fresh: dropped {', '.join(every)}")
+        lost = state.tables_missing(steps, executor.existing(cp.tables))
+        if lost:
+            self.say(f"step(s) {', '.join(lost)}: a result table is missing; its batches are built again")
         beyond = executor.tables_beyond(tuple(m for s in steps for m in s.batched), partitions)
         if beyond:
             raise UsageError(f"{', '.join(beyond)} hold batch keys >= {partitions}: they were built with a "

@@ -270,6 +270,21 @@ class RunState:
             cp.steps, cp.tables = names, tables
             self._commit()
 
+    def tables_missing(self, steps: Sequence[Step], present: Collection[str]) -> list[str]:
+        """Forget the committed batches of every step one of whose tables is gone (dropped by
+        hand, or lost with a damaged engine file): they are built again. Returns those steps."""
+        cp = self.checkpoint
+        lost = [s.name for s in steps if any(m not in present for m in s.models)
+                and (cp.done.get(s.name) or s.name in cp.steps_done)]
+        for name in lost:
+            cp.done[name] = []
+            if name in cp.steps_done:
+                cp.steps_done.remove(name)
+        if lost:
+            cp.gates_done = False
+            self._commit("tables_missing", steps=lost)
+        return lost
+
     def tables_dropped(self, tables: Sequence[str]) -> None:
         self.checkpoint.dropped = True
         self._commit("tables_dropped", tables=list(tables))

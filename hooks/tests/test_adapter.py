@@ -97,3 +97,17 @@ def test_env_local_supplies_server_settings_without_overriding_the_environment(t
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["clickhouse", "from-file", "8124"]
+
+
+def test_a_damaged_engine_file_is_reported_as_itself_not_as_in_use(tmp_path: Path) -> None:
+    """A full disk can leave a zero-byte table definition behind: the engine's own error, naming
+    the file, is what the operator must see (never "in use by another process")."""
+    home = tmp_path / "home"
+    run_enrich(home, "dbt", "run-operation", "create_sources")
+    definition = next((home / "chdb" / "metadata" / "polymarket").resolve().glob("trades_raw.sql"))
+    definition.write_bytes(b"")
+    proc = run_enrich(home, "export", "trades_raw", "--out", str(tmp_path / "t.csv"), check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 4 and len(lines) == 1, proc.stderr
+    assert "in use" not in lines[0] and "cannot start" in lines[0] and "trades_raw.sql" in lines[0]
+    assert "Traceback" not in proc.stderr

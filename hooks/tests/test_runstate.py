@@ -403,6 +403,19 @@ def test_a_resume_rebuilds_the_committed_keys_whose_data_changed(tmp_path: Path)
     assert cp.signatures["1"] == [1, 999, 1]
 
 
+def test_a_missing_table_forgets_its_steps_batches(tmp_path: Path) -> None:
+    state = new_state(tmp_path, Decision("new", "a new run"))
+    state.set_steps(STEPS)
+    state.reconcile(signatures(k0=1), [5, 0, 0, 0], 10)
+    for step in ("D", "E"):
+        state.batch_committed(step, state.checkpoint.plan[0], 1, 0.1)
+        state.step_complete(step)
+    assert state.tables_missing(STEPS, set(TABLES)) == []
+    # pnl is gone: Step D is built again, Step E's tables (built from the same data) stand
+    assert state.tables_missing(STEPS, set(TABLES) - {"pnl"}) == ["D"]
+    assert state.checkpoint.done == {"D": [], "E": [[0, 3]]} and state.checkpoint.steps_done == ["E"]
+
+
 def test_a_resumed_changed_run_adds_ranges_for_keys_that_changed_outside_its_plan(tmp_path: Path) -> None:
     baseline = checkpoint("complete", signatures={str(k): [1, 7, 1] for k in range(4)})
     state = new_state(tmp_path, Decision("new", "changed", "changed", "all", baseline))

@@ -23,6 +23,10 @@ class EngineLockedError(FailedToConnectError):
     """The chDB data directory is held by another process."""
 
 
+class EngineStartError(FailedToConnectError):
+    """The engine cannot start on its data directory for a reason of its own (a damaged file)."""
+
+
 def engine_lock_holder(path: str) -> int | None:
     """The pid recorded in chDB's ``<path>/status`` lock file, if a live process holds it."""
     status = Path(path) / "status"
@@ -88,16 +92,23 @@ def open_chdb_client(path: str, settings: dict | None = None):
             print(said, file=sys.stderr)
         return client
     holder = engine_lock_holder(path)
-    if holder is not None or "EmbeddedServer" in str(failure) or "Cannot lock file" in said:
+    # only a held lock is "in use": any other failed start (a damaged file, a full disk) is
+    # reported as the engine's own error
+    if holder is not None or "Cannot lock file" in said:
         who = f"process {holder}" if holder is not None else "another process"
         raise EngineLockedError(
             f"The embedded ClickHouse data directory {os.path.realpath(path)} is in use by {who}. "
             "chDB allows one process per data directory: wait for that process to finish, "
             "or point this one at another directory (ENRICH_HOME / --home)."
         ) from failure
+    cause = " ".join(str(failure).split())
     if said:
-        raise ProgrammingError(f"{failure} ({said.splitlines()[0]})") from failure
-    raise failure
+        cause += f" ({said.splitlines()[0]})"
+    raise EngineStartError(
+        f"The embedded ClickHouse engine cannot start on {os.path.realpath(path)}: {cause}. "
+        "A metadata file named there that is empty was cut off by a full disk or a crash: move it "
+        "away, then `enrich run --resume` rebuilds what it held."
+    ) from failure
 
 
 class ChdbClientWrapper(ChHttpClient):
