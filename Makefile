@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ENRICH_HOME ?= $(CURDIR)/runtime
 export ENRICH_HOME
 
-.PHONY: install demo test test-dbt lint bench postgres clean
+.PHONY: install demo test test-dbt lint bench torture postgres clean
 
 $(BIN)/enrich: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: install
 bench: install postgres
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench
+
+## Not in CI: 100 random SIGKILLs over reference-scale runs, restarting only with --resume (about an hour).
+torture: install postgres
+	POSTGRES_URL=$${POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/postgres} $(BIN)/python -m bench.torture --kills 100 --scale reference
 
 postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start

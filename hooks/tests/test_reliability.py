@@ -17,12 +17,12 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import psycopg
 import pytest
+from bench import torture
 from conftest import PROJECT_DIR, enrich_env, run_enrich, state_file
 from psycopg import sql
 
@@ -118,26 +118,6 @@ def files_containing(root: Path, needle: str) -> list[str]:
     return [str(p) for p in root.rglob("*") if p.is_file() and raw in p.read_bytes()]
 
 
-def start(home: Path, *args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "enrich", "--home", str(home), *args],
-                                cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def console_lines(home: Path, offset: int) -> list[str]:
-    path = home / f"{JOB}.console.log"
-    if not path.exists():
-        return []
-    with path.open("rb") as fh:
-        fh.seek(offset)
-        return fh.read().decode(errors="replace").splitlines()
-
-
-def console_size(home: Path) -> int:
-    path = home / f"{JOB}.console.log"
-    return path.stat().st_size if path.exists() else 0
-
-
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list]]:
     """A seeded home and the result tables of one uninterrupted run (one batch per step): what
@@ -157,84 +137,6 @@ CRASH_KILLS = 40
 # a value correction is loaded after this many kills: same rows, same times, other numbers
 CORRECTION_AFTER = 20
 CRASH_BATCH_SIZE = "60"  # the tiny scale has 400 pairs: about 9 batches per step
-# A fee correction of one fill: it changes two pairs' P&L but keeps every market balanced
-# (P&L + fees is unchanged), so the gates still pass and the runner exits 0.
-CORRECTION = ("alter table polymarket.trades_raw update fee_usd = fee_usd + 1.4976"
-              " where trade_id = (select min(trade_id) from polymarket.trades_raw)")
-
-
-@dataclass
-class Attempt:
-    how: str
-    flags: tuple[str, ...]
-    killed: bool
-    where: str
-
-
-def next_kill(rng: random.Random) -> tuple[str, float]:
-    """A kill: `startup` after a random delay from the start, `batch` a random delay after the
-    batches began, or a kill point reached the n-th time (`checkpoint`: state file written, not
-    renamed; `replaced`: partitions replaced, no checkpoint yet; a phase boundary)."""
-    draw = rng.random()
-    if draw < 0.15:
-        return "startup", rng.uniform(0.5, 6.0)
-    if draw < 0.3:
-        return "checkpoint", rng.randint(1, 8)
-    if draw < 0.45:
-        return "replaced", rng.randint(1, 6)
-    if draw < 0.6:
-        return rng.choice(["parsed", "upstream", "planned", "step_completed", "finalized", "gates"]), 1
-    return "batch", rng.uniform(0.0, 4.0)
-
-
-HOOKS = ("checkpoint", "replaced", "parsed", "upstream", "planned", "step_completed", "finalized", "gates")
-
-
-def crash_once(home: Path, env: dict[str, str], flags: tuple[str, ...], kind: str, value: float,
-               log: Path) -> Attempt:
-    offset = console_size(home)
-    args = ("run", "--batch-size", CRASH_BATCH_SIZE, *flags)
-    hook = kind in HOOKS
-    how = f"{kind}:{int(value)}" if hook else f"{kind} +{value:.1f}s"
-    proc = start(home, *args, env={**env, KILL_AT: how} if hook else env, log=log)
-    try:
-        if hook:
-            proc.wait(timeout=300)
-        elif kind == "startup":
-            try:
-                proc.wait(timeout=value)
-            except subprocess.TimeoutExpired:
-                proc.send_signal(signal.SIGKILL)
-        else:
-            deadline = time.monotonic() + 120
-            while proc.poll() is None and not any(line.split(" ", 1)[-1].startswith("plan: ")
-                                                  for line in console_lines(home, offset)):
-                assert time.monotonic() < deadline, "the batches never began"
-                time.sleep(0.05)
-            time.sleep(value)
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-    assert proc.returncode in (0, -signal.SIGKILL), f"{how}: exited {proc.returncode}; see {log}"
-    checkpoint = state(home)
-    logged = console_lines(home, offset)
-    last = logged[-1].split(" ", 1)[-1] if logged else "(none yet)"
-    where = ("no checkpoint" if checkpoint is None else
-             f"step {checkpoint.step} {len(checkpoint.ranges_done())}/{checkpoint.total_batches} committed, "
-             f"{checkpoint.status}") + f"; last log line: {last[:70]}"
-    return Attempt(how, flags, proc.returncode == -signal.SIGKILL, where)
-
-
-def correct_fee(home: Path) -> None:
-    code = ("import sys\nfrom enrich.config import Config\n"
-            "from enrich.warehouse import connect, resolve_target\n"
-            "connect(resolve_target(Config.from_env(home=sys.argv[1]))).command(sys.argv[2],"
-            " settings={'mutations_sync': 2})\n")
-    subprocess.run([sys.executable, "-c", code, str(home), CORRECTION], cwd=PROJECT_DIR, env=enrich_env(),
-                   check=True, capture_output=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +144,7 @@ def corrected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
     """The result tables of one uninterrupted run on the tiny seed with the fee correction."""
     home = tmp_path_factory.mktemp("corrected")
     run_enrich(home, "seed", "--scale", "tiny")
-    correct_fee(home)
+    torture.correct_fee(home, 1)
     run_enrich(home, "run")
     return checksums(home, RESULT_TABLES)
 
@@ -250,34 +152,19 @@ def corrected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
 def test_a_resume_loop_killed_at_random_moments_ends_equal_to_an_uninterrupted_run(
         seeded: tuple[Path, dict[str, list]], corrected: dict[str, list], own_pg: str,
         tmp_path: Path) -> None:
-    """The one restart command: start a --fresh run, then only `enrich run --resume`, killed at random
-    moments (a kill before the first checkpoint included); halfway a value correction is loaded
-    between two kills. The loop always finishes, with the tables of an uninterrupted run on the
-    corrected data."""
+    """The one restart command (bench/torture.py's machinery, briefly): a --fresh run, then only
+    `enrich run --resume`, killed at random moments (before the first checkpoint too); after the
+    20th kill a value correction is loaded. The loop always finishes, with the tables of an
+    uninterrupted run on the corrected data."""
     home, reference = seeded
     assert corrected != reference  # the correction changes the results
-    env = enrich_env(POSTGRES_URL=own_pg)
-    log = tmp_path / "runs.log"
-    rng = random.Random(CRASH_SEED)
-    attempts: list[Attempt] = []
-    flags: tuple[str, ...] = ("--fresh",)
-    while sum(a.killed for a in attempts) < CRASH_KILLS:
-        assert len(attempts) < 3 * CRASH_KILLS, "\n".join(a.how + ": " + a.where for a in attempts)
-        corrected_yet = any(a.how == "correction" for a in attempts)
-        if sum(a.killed for a in attempts) == CORRECTION_AFTER and not corrected_yet:
-            correct_fee(home)
-            attempts.append(Attempt("correction", (), False, "fee of one fill corrected"))
-        kind, value = next_kill(rng)
-        attempt = crash_once(home, env, flags, kind, value, log)
-        attempts.append(attempt)
-        flags = ("--resume",)
-        if not attempt.killed:
-            # the run finished: start the next episode from a killed --fresh, as an operator would
-            flags = ("--fresh",)
-    run_enrich(home, "run", "--resume", env=env)
+    attempts = torture.converge(
+        home, enrich_env(POSTGRES_URL=own_pg), random.Random(CRASH_SEED), ("--fresh",), CRASH_KILLS,
+        tmp_path / "runs.log", CRASH_BATCH_SIZE,
+        between=lambda kill: torture.correct_fee(home, 1) if kill == CORRECTION_AFTER else None)
 
     kills = [a for a in attempts if a.killed]
-    report = "\n".join(f"{i:2d}. {a.how:<18} {' '.join(a.flags):<8} {'killed' if a.killed else 'finished'}: "
+    report = "\n".join(f"{i:2d}. {a.how:<18} {' '.join(a.flags):<22} {'killed' if a.killed else 'finished'}: "
                        f"{a.where}" for i, a in enumerate(attempts, 1))
     print(f"\n{len(kills)} kills (seed {CRASH_SEED}):\n{report}")
     kinds = {a.how.split(":")[0].split(" ")[0] for a in kills}
@@ -303,7 +190,7 @@ def test_sigint_stops_after_a_committed_batch_and_nothing_is_half_counted(
     run = ("run", "--step", "D", "--batch-size", "20")
 
     before = state(home)
-    proc = start(home, *run, "--fresh", env=env, log=log)
+    proc = torture.start(home, *run, "--fresh", env=env, log=log)
     deadline = time.monotonic() + 180
     while (cp := state(home)) is None or cp == before or len(cp.ranges_done("D")) < 2:
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
