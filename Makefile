@@ -34,7 +34,7 @@ bench: install postgres
 
 ## Not in CI: 100 random SIGKILLs over reference-scale runs, restarting only with --resume (about an hour).
 torture: install postgres
-	POSTGRES_URL=$${POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/postgres} $(BIN)/python -m bench.torture --kills 100 --scale reference
+	POSTGRES_URL=$${POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} $(BIN)/python -m bench.torture --kills 100 --scale reference
 
 postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start

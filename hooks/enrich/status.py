@@ -22,9 +22,10 @@ import psycopg
 from enrich import mutations
 from enrich.checkpoints import Checkpoint, DamagedCheckpoint, PgStore, read_local, state_path
 from enrich.config import Config
+from enrich.dbtsession import DbtSession
 from enrich.events import read_events
 from enrich.locks import runner_pid
-from enrich.project import QUARANTINE_MODEL, SOURCE_TABLES
+from enrich.project import QUARANTINE_MODEL, SOURCE_TABLES, result_tables, steps_from_manifest
 from enrich.runstate import newest
 from enrich.warehouse import Target, connect, identity, resolve_target, table
 
@@ -204,6 +205,10 @@ class Collector:
         finally:
             client.close()
 
+    def _result_tables(self) -> tuple[str, ...]:
+        """Without a checkpoint to name them, the result tables the project defines."""
+        return result_tables(steps_from_manifest(DbtSession(self.config).manifest))
+
     def _engine_holder(self) -> int | None:
         if not self.target.embedded:
             return None
@@ -221,7 +226,7 @@ class Collector:
             ).result_rows
         }
         pending = mutations.pending(client, [database])
-        names = list(SOURCE_TABLES) + (latest.tables if latest else [])
+        names = list(SOURCE_TABLES) + (latest.tables if latest else list(self._result_tables()))
         tables = {
             name: (
                 int(client.query(f"select count() from {table(database, name)}").result_rows[0][0])
