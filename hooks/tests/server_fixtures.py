@@ -47,8 +47,8 @@ class ChdbServer:
         return env
 
     def client(self, **kwargs: object) -> Client:
-        return clickhouse_connect.get_client(host="127.0.0.1", port=self.port, username=self.user,
-                                             password=self.password, **kwargs)
+        options: dict[str, object] = {"username": self.user, "password": self.password, **kwargs}
+        return clickhouse_connect.get_client(host="127.0.0.1", port=self.port, **options)
 
     def recorded(self) -> dict[str, list]:
         """The cluster recorder's DDL statements and violations so far."""

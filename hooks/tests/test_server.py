@@ -143,3 +143,31 @@ def test_server_refuses_what_a_server_refuses(server: ChdbServer, tmp_path: Path
     with pytest.raises(DatabaseError, match="516"):
         server.client(password="wrong").close()
     assert PROJECT_DIR not in server.user_files.parents
+
+
+def test_connect_takes_settings_and_compression_from_the_profile(server: ChdbServer) -> None:
+    """warehouse.connect opens the connection the profile describes, as dbt-clickhouse does."""
+    from dbt.adapters.clickhouse.credentials import ClickHouseCredentials
+
+    from enrich.warehouse import Target, connect
+
+    def target(**profile: object) -> Target:
+        creds = ClickHouseCredentials(host="127.0.0.1", port=server.port, user=server.user,
+                                      password=server.password, schema="polymarket", **profile)
+        return Target(name="server", type="clickhouse", database="polymarket", credentials=creds)
+
+    client = connect(target(compression="lz4", custom_settings={"max_threads": 3, "max_block_size": 4321}))
+    try:
+        settings = client.command("select getSetting('max_threads'), getSetting('max_block_size')")
+        assert settings == ["3", "4321"]
+        # a compressed response the client had to decode
+        assert client.query("select sum(number) from numbers(100000)").result_rows == [(4999950000,)]
+        assert "lz4" in client.compression
+    finally:
+        client.close()
+    plain = connect(target())
+    try:
+        assert not plain.compression
+        assert plain.command("select getSetting('max_block_size')") != 4321
+    finally:
+        plain.close()
