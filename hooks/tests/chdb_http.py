@@ -29,6 +29,7 @@ import os
 import re
 import threading
 import time
+import traceback
 import uuid
 import zlib
 from dataclasses import dataclass, field
@@ -492,6 +493,10 @@ class Handler(BaseHTTPRequestHandler):
             self._error(ex.code, str(ex), query_id)
         except EngineError as ex:
             self._error(ex.code, str(ex), query_id)
+        except Exception as ex:  # a bug of this server: the client still gets a ClickHouse error
+            traceback.print_exc()
+            message = f"Code: 1001. DB::Exception: {type(ex).__name__}: {ex}. (STD_EXCEPTION)"
+            self._error(1001, message, query_id)
 
     def _form(self, body: bytes) -> dict[str, str]:
         head = f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode()
