@@ -31,6 +31,9 @@ class Ddl:
     cluster: str | None = None
     # Replicated MergeTree engines when the target is a cluster (set with `cluster`)
     replicated: bool = False
+    # The configured cluster, whose replicas system-table reads cover even when DDL needs no
+    # ON CLUSTER (a Replicated database engine replicates DDL, not system.parts)
+    replicas: str | None = None
 
     @classmethod
     def for_target(cls, client: Client, target: Target) -> Ddl:
@@ -40,7 +43,8 @@ class Ddl:
         cluster = getattr(creds, "cluster", None) or None
         on_cluster = bool(cluster) and ClickHouseRelation.get_on_cluster(
             cluster=cluster, database_engine=getattr(creds, "database_engine", None))
-        return cls(client, target.database, cluster if on_cluster else None, replicated=bool(cluster))
+        return cls(client, target.database, cluster if on_cluster else None, replicated=bool(cluster),
+                   replicas=cluster)
 
     @property
     def on_cluster(self) -> str:
@@ -102,6 +106,6 @@ class Ddl:
 
     def system(self, name: str) -> str:
         """A system table as seen by every node: `clusterAllReplicas` on a cluster."""
-        if self.cluster:
-            return f"clusterAllReplicas({quote_identifier(self.cluster)}, system.{quote_identifier(name)})"
+        if self.replicas:
+            return f"clusterAllReplicas({quote_identifier(self.replicas)}, system.{quote_identifier(name)})"
         return f"system.{quote_identifier(name)}"

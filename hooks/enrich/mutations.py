@@ -45,17 +45,23 @@ class MutationPolicy:
         )
 
 
-def pending(client: Client, databases: list[str]) -> list[tuple[str, str, str, str]]:
-    """(database, table, mutation_id, latest_fail_reason) of every unfinished mutation."""
+def pending(client: Client, databases: list[str],
+            source: str = "system.mutations") -> list[tuple[str, str, str, str]]:
+    """(database, table, mutation_id, latest_fail_reason) of every unfinished mutation.
+
+    SOURCE is `Ddl.system("mutations")` on a cluster: a mutation pending on any replica counts.
+    """
     return client.query(
-        "select database, table, mutation_id, latest_fail_reason from system.mutations"
-        " where is_done = 0 and database in {databases:Array(String)} order by database, table, mutation_id",
+        f"select database, table, mutation_id, max(latest_fail_reason) from {source}"
+        " where is_done = 0 and database in {databases:Array(String)}"
+        " group by database, table, mutation_id order by database, table, mutation_id",
         parameters={"databases": databases},
     ).result_rows
 
 
 def wait_for_mutations(client: Client, databases: list[str], policy: MutationPolicy,
-                       log: Callable[[str], None], stop: Callable[[], bool] = lambda: False) -> int:
+                       log: Callable[[str], None], stop: Callable[[], bool] = lambda: False,
+                       source: str = "system.mutations") -> int:
     """Wait until at most `policy.threshold` mutations are unfinished; returns the count last seen.
 
     Raises EnrichError after `policy.timeout` seconds; returns early when `stop()` turns true.
@@ -64,7 +70,7 @@ def wait_for_mutations(client: Client, databases: list[str], policy: MutationPol
     reported: set[tuple[str, str]] = set()
     announced = False
     while True:
-        rows = pending(client, databases)
+        rows = pending(client, databases, source)
         for database, table, mutation_id, reason in rows:
             if reason and (mutation_id, reason) not in reported:
                 reported.add((mutation_id, reason))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,9 @@ def connect(target: Target) -> Client:
 
         return open_chdb_client(creds.path)
     try:
+        quiet_transport_logs()
+        # The connection options dbt-clickhouse takes from the same profile (ChHttpClient._create_client),
+        # so both sides reach the warehouse the same way: TLS, certificates, compression, settings.
         return clickhouse_connect.get_client(
             host=creds.host,
             port=creds.port,
@@ -66,6 +70,11 @@ def connect(target: Target) -> Client:
             password=creds.password,
             secure=creds.secure,
             verify=creds.verify,
+            client_cert=creds.client_cert,
+            client_cert_key=creds.client_cert_key,
+            server_host_name=creds.server_host_name,
+            compress=bool(creds.compression),
+            settings=dict(creds.custom_settings or {}),
             connect_timeout=creds.connect_timeout,
             send_receive_timeout=creds.send_receive_timeout,
         )
@@ -80,6 +89,13 @@ def connect(target: Target) -> Client:
             f"as user {creds.user}: {reason}; check CLICKHOUSE_HOST/PORT/USER/PASSWORD "
             "(environment or .env.local)"
         ) from None
+
+
+def quiet_transport_logs() -> None:
+    """The HTTP driver logs each retry and failure as a WARNING; the EnrichError raised after them
+    says it once, in one line, so only errors of those loggers get through."""
+    for name in ("urllib3", "clickhouse_connect"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def quote_identifier(name: str) -> str:

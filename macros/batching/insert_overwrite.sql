@@ -4,7 +4,10 @@
     For models partitioned by `batch_key` this also drops the target's partitions inside the run's
     key range (every partition on a single-shot run) that the new data no longer has. REPLACE and
     DROP PARTITION are metadata operations, not mutations. Any other model gets the adapter's
-    behaviour unchanged. -#}
+    behaviour unchanged. On a cluster (one shard, replicated; a sharded model takes the adapter's
+    distributed path) the scratch table is created ON CLUSTER with the model's Replicated engine,
+    the partitions are read from every replica and the ALTER runs ON CLUSTER, so every replica
+    ends with the same partitions; replaying a batch replaces the same partitions again. -#}
 {% macro clickhouse__incremental_insert_overwrite(existing_relation, partition_by, is_distributed=False) %}
   {%- if is_distributed or partition_by != 'batch_key' -%}
     {%- do return(dbt.clickhouse__incremental_insert_overwrite(existing_relation, partition_by, is_distributed)) -%}
@@ -25,7 +28,7 @@
   {%- endfor -%}
   {%- if new_partitions or vacated %}
     {% call statement('replace_partitions') %}
-      alter table {{ existing_relation }}
+      alter table {{ existing_relation }}{{ on_cluster() }}
       {%- for partition in new_partitions %}
         replace partition id '{{ partition }}' from {{ new_data_relation }}{{ ',' if not loop.last or vacated }}
       {%- endfor %}
@@ -46,7 +49,7 @@
   {%- endif -%}
   {%- set query -%}
     select distinct partition_id
-    from system.parts
+    from {{ cluster_system_table('parts') }}
     where active
       and database = {{ clickhouse_string_literal(relation.schema) }}
       and table = {{ clickhouse_string_literal(relation.identifier) }}

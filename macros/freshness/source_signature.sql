@@ -1,7 +1,8 @@
 {#- int_flows_unioned is a table built once per run, so a mart built on its own
     (`dbt build --select pnl`) could silently price an older copy of the sources. The table
     records a signature of the sources it was built from in its comment (a metadata change, not
-    a mutation), and single-shot builds of the marts compare it with the sources' signature now. -#}
+    a mutation), and single-shot builds of the marts compare it with the sources' signature now.
+    On a cluster the comment is set ON CLUSTER and counts only when every replica holds the same. -#}
 
 {#- A SQL expression: row count and an order-independent hash of every source table. -#}
 {% macro source_signature_sql() %}
@@ -16,7 +17,7 @@
 {% macro record_source_signature() %}
   {%- if execute -%}
     {%- set signature = run_query('select ' ~ source_signature_sql() ~ ' as signature').columns[0].values()[0] -%}
-    alter table {{ this }} modify comment {{ clickhouse_string_literal('sources ' ~ signature) }}
+    alter table {{ this }}{{ on_cluster() }} modify comment {{ clickhouse_string_literal('sources ' ~ signature) }}
   {%- endif -%}
 {% endmacro %}
 
@@ -28,9 +29,10 @@
     {%- set flows = ref('int_flows_unioned') -%}
     {%- set check -%}
       select
-        (select comment from system.tables
+        (select any(comment) from {{ cluster_system_table('tables') }}
          where database = {{ clickhouse_string_literal(flows.schema) }}
-           and name = {{ clickhouse_string_literal(flows.identifier) }}) as recorded,
+           and name = {{ clickhouse_string_literal(flows.identifier) }}
+         having uniqExact(comment) = 1) as recorded,
         concat('sources ', {{ source_signature_sql() }}) as current
     {%- endset -%}
     {%- set row = run_query(check).rows[0] -%}

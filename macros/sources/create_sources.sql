@@ -1,11 +1,13 @@
 {#- The four source tables of the data contract (docs/domain.md, section 2), created when
-    missing. `enrich load` and `enrich seed` call it; operators can too:
-    dbt run-operation create_sources -#}
+    missing; on a cluster ON CLUSTER and Replicated, like the models (macros/ddl). `enrich load`
+    and `enrich seed` call it; operators can too: dbt run-operation create_sources -#}
 {% macro create_sources() %}
   {%- set database = source_database() -%}
-  {% do run_query('create database if not exists ' ~ adapter.quote(database)) %}
+  {% do run_query('create database if not exists ' ~ adapter.quote(database) ~ on_cluster()
+                   ~ ' ' ~ adapter.clickhouse_db_engine_clause()) %}
   {% for name, ddl in source_table_ddl().items() %}
-    {% do run_query('create table if not exists ' ~ adapter.quote(database) ~ '.' ~ adapter.quote(name) ~ ' ' ~ ddl) %}
+    {% do run_query('create table if not exists ' ~ adapter.quote(database) ~ '.' ~ adapter.quote(name) ~ on_cluster()
+                     ~ ' ' ~ ddl.columns ~ ' engine = ' ~ table_engine('MergeTree()') ~ ' order by ' ~ ddl.order_by) %}
   {% endfor %}
   {{ log('source tables ready in ' ~ database, info=True) }}
 {% endmacro %}
@@ -17,7 +19,7 @@
 
 {% macro source_table_ddl() %}
   {{ return({
-    'trades_raw': "(
+    'trades_raw': {'columns': "(
         trade_id String,
         tx_hash String,
         block_time DateTime64(3, 'UTC'),
@@ -29,8 +31,8 @@
         shares Decimal(38, 6),
         usd_value Decimal(38, 6),
         fee_usd Decimal(38, 6)
-      ) engine = MergeTree order by (condition_id, wallet_address, trade_id)",
-    'ctf_events': "(
+      )", 'order_by': '(condition_id, wallet_address, trade_id)'},
+    'ctf_events': {'columns': "(
         event_id String,
         block_time DateTime64(3, 'UTC'),
         wallet_address String,
@@ -40,8 +42,8 @@
         event_type Enum8('SPLIT' = 1, 'MERGE' = 2, 'REDEEM' = 3),
         shares Decimal(38, 6),
         usd_value Decimal(38, 6)
-      ) engine = MergeTree order by (condition_id, wallet_address, event_id)",
-    'markets_dim': "(
+      )", 'order_by': '(condition_id, wallet_address, event_id)'},
+    'markets_dim': {'columns': "(
         market_id String,
         condition_id String,
         question String,
@@ -49,11 +51,11 @@
         outcome_count UInt8,
         outcome_labels Array(String),
         end_date DateTime64(3, 'UTC')
-      ) engine = MergeTree order by market_id",
-    'resolutions': "(
+      )", 'order_by': 'market_id'},
+    'resolutions': {'columns': "(
         condition_id String,
         payout_numerators Array(UInt32),
         resolved_at DateTime64(3, 'UTC')
-      ) engine = MergeTree order by condition_id",
+      )", 'order_by': 'condition_id'},
   }) }}
 {% endmacro %}

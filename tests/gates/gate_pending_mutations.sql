@@ -1,5 +1,5 @@
-{#- Gate 4: mutations (ALTER ... UPDATE/DELETE) still unfinished on the project's databases; a
-    batch rewriting partitions under them would race them. -#}
+{#- Gate 4: mutations (ALTER ... UPDATE/DELETE) still unfinished on the project's databases, on
+    any replica of a cluster; a batch rewriting partitions under them would race them. -#}
 {{ config(
     tags=['gate'],
     store_failures=true,
@@ -15,7 +15,7 @@ with pending as (
         command,
         create_time,
         latest_fail_reason
-    from system.mutations
+    from {{ cluster_system_table('mutations') }}
     where is_done = 0
       and database in (
           {{ clickhouse_string_literal(target.schema) }},
