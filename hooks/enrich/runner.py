@@ -294,7 +294,8 @@ class Runner:
 
     def _wait_mutations(self, executor: Executor) -> int:
         return mutations.wait_for_mutations(
-            executor.client, [executor.ddl.database], self.policy, self.say, lambda: bool(self.stop)
+            executor.client, [executor.ddl.database], self.policy, self.say, lambda: bool(self.stop),
+            source=executor.ddl.system("mutations"),
         )
 
     def _run_step(self, state: RunState, step: Step, executor: Executor) -> bool:

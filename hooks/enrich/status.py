@@ -23,6 +23,7 @@ from enrich import mutations
 from enrich.checkpoints import Checkpoint, DamagedCheckpoint, PgStore, read_local, state_path
 from enrich.config import Config
 from enrich.dbtsession import DbtSession
+from enrich.ddl import Ddl
 from enrich.events import read_events
 from enrich.locks import runner_pid
 from enrich.project import QUARANTINE_MODEL, SOURCE_TABLES, result_tables, steps_from_manifest
@@ -225,7 +226,9 @@ class Collector:
                 parameters={"db": database},
             ).result_rows
         }
-        pending = mutations.pending(client, [database])
+        pending = mutations.pending(
+            client, [database], Ddl.for_target(client, self.target).system("mutations")
+        )
         names = list(SOURCE_TABLES) + (latest.tables if latest else list(self._result_tables()))
         tables = {
             name: (
