@@ -156,8 +156,11 @@ def test_a_resume_loop_killed_at_random_moments_ends_equal_to_an_uninterrupted_r
     `enrich run --resume`, killed at random moments (before the first checkpoint too); after the
     20th kill a value correction is loaded. The loop always finishes, with the tables of an
     uninterrupted run on the corrected data."""
-    home, reference = seeded
+    _, reference = seeded
     assert corrected != reference  # the correction changes the results
+    # a home of its own: the correction must not reach the tests that share `seeded`
+    home = tmp_path / "home"
+    run_enrich(home, "seed", "--scale", "tiny")
     attempts = torture.converge(
         home, enrich_env(POSTGRES_URL=own_pg), random.Random(CRASH_SEED), ("--fresh",), CRASH_KILLS,
         tmp_path / "runs.log", CRASH_BATCH_SIZE,
