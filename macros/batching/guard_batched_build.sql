@@ -12,7 +12,8 @@
     `--full-refresh` alone rebuilds every partition from the flows and is allowed, as is `dbt retry`
     (it repeats the failed invocation with the same vars, hence the same range). -#}
 {% macro guard_batched_build() %}
-  {%- if not execute -%}
+  {#- a unit test compiles the model against fixtures, with no table to guard -#}
+  {%- if not execute or model.resource_type != 'model' -%}
     {{- return('') -}}
   {%- endif -%}
   {%- set bounds = batch_range() -%}
@@ -40,7 +41,7 @@
     {{- exceptions.raise_compiler_error(
           this.identifier ~ ' was built with batch_partitions=' ~ recorded ~ ', this invocation has '
           ~ current ~ '; its rows would land under other keys and old copies would stay. Nothing was changed. '
-          ~ 'Rebuild it whole with `dbt run --select ' ~ this.identifier ~ ' --full-refresh --vars '
+          ~ 'Rebuild it and the flows it reads whole with `dbt run --select +' ~ this.identifier ~ ' --full-refresh --vars '
           ~ "'{batch_partitions: " ~ current ~ "}'` (no batch range), or `enrich run --fresh`.") -}}
   {%- endif -%}
   {{- return('') -}}
