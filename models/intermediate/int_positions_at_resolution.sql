@@ -42,7 +42,9 @@ pairs as (
 
 held_by_outcome as (
 
-    -- REDEEM legs are left out: a redeemed token was still held when the condition resolved
+    -- REDEEM legs are left out: a redeemed token was still held when the condition resolved; so
+    -- are SPLIT and MERGE legs after resolved_at (valid, docs/domain.md section 7, but they did not
+    -- change what was held at the resolution)
     select
         wallet_address,
         condition_id,
@@ -53,6 +55,7 @@ held_by_outcome as (
         if(net_shares > 0, net_shares, toDecimal128(0, 6)) as held_shares
     from resolved_flows
     where flow_type != 'REDEEM'
+      and block_time <= resolved_at
     group by wallet_address, condition_id, batch_key, outcome_index
 
 ),

@@ -10,7 +10,7 @@
 
 with resolved_conditions as (
 
-    select condition_id
+    select condition_id, resolved_at
     from {{ ref('int_resolutions_validated') }}
     where is_valid = 1
       and {{ in_batch_range('batch_key') }}
@@ -23,6 +23,7 @@ position_changes as (
         wallet_address,
         condition_id,
         outcome_index,
+        block_time,
         if(side = 'BUY', shares, -shares) as delta
     from {{ ref('int_trades_validated') }}
     where is_valid = 1
@@ -30,11 +31,13 @@ position_changes as (
 
     union all
 
-    -- a REDEEM does not change what was held when the condition resolved
+    -- a REDEEM does not change what was held when the condition resolved, nor does a SPLIT or
+    -- MERGE after it
     select
         wallet_address,
         condition_id,
         outcome_index,
+        block_time,
         if(event_type = 'SPLIT', shares, -shares) as delta
     from {{ ref('int_ctf_events_validated') }}
     where is_valid = 1
@@ -46,13 +49,14 @@ position_changes as (
 held as (
 
     select
-        wallet_address,
-        condition_id,
-        outcome_index,
+        position_changes.wallet_address as wallet_address,
+        position_changes.condition_id as condition_id,
+        position_changes.outcome_index as outcome_index,
         -- Decimal256: a sum that cannot wrap (docs/domain.md section 7)
-        greatest(sum(toDecimal256(delta, 6)), 0) as held_shares
+        greatest(sum(toDecimal256(position_changes.delta, 6)), 0) as held_shares
     from position_changes
-    where condition_id in (select condition_id from resolved_conditions)
+    inner join resolved_conditions on resolved_conditions.condition_id = position_changes.condition_id
+    where position_changes.block_time <= resolved_conditions.resolved_at
     group by wallet_address, condition_id, outcome_index
 
 ),
