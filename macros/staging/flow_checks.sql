@@ -55,22 +55,14 @@ rows_with_copies as (
     `conditions_of_market`, `markets_of_condition`, and `outcome_count` (n from the market, else the
     payout vector's length, else NULL: unknown). Ends in CTE `checked`. -#}
 {% macro join_market_and_resolution() %}
-markets as (
+valid_markets as (
+    -- int_markets_validated leaves at most one valid market per market_id and per condition_id;
+    -- names of their own, so joining this twice leaves the flow row's columns unambiguous
     select
-        market_id as dim_market_id,
-        condition_id as market_condition_id,
-        outcome_count as market_outcome_count,
-        1 as market_found
-    from {{ ref('int_markets_validated') }}
-    where is_valid = 1
-),
-
-condition_markets as (
-    -- int_markets_validated leaves at most one valid market per condition
-    select
-        condition_id as dim_condition_id,
-        market_id as condition_market_id,
-        1 as condition_market_found
+        market_id as valid_market_id,
+        condition_id as valid_condition_id,
+        outcome_count as valid_outcome_count,
+        1 as found
     from {{ ref('int_markets_validated') }}
     where is_valid = 1
 ),
@@ -99,22 +91,23 @@ missing_market_conditions as (
 checked as (
     select
         rows_with_copies.*,
-        markets.market_found = 1 as has_market,
-        markets.market_condition_id,
-        condition_markets.condition_market_found = 1 as has_condition_market,
-        condition_markets.condition_market_id,
+        markets.found = 1 as has_market,
+        markets.valid_condition_id as market_condition_id,
+        condition_markets.found = 1 as has_condition_market,
+        condition_markets.valid_market_id as condition_market_id,
         resolutions.resolution_found = 1 as has_resolution,
         resolutions.resolved_at,
         resolutions.payout_numerators,
         resolutions.payout_denominator,
         missing_market_conditions.conditions_of_market,
         missing_market_conditions.markets_of_condition,
-        multiIf(has_market, toUInt16(markets.market_outcome_count),
+        multiIf(has_market, toUInt16(markets.valid_outcome_count),
                 has_resolution, toUInt16(resolutions.payout_length),
                 null) as outcome_count
     from rows_with_copies
-    left join markets on markets.dim_market_id = rows_with_copies.market_id
-    left join condition_markets on condition_markets.dim_condition_id = rows_with_copies.condition_id
+    left join valid_markets as markets on markets.valid_market_id = rows_with_copies.market_id
+    left join valid_markets as condition_markets
+        on condition_markets.valid_condition_id = rows_with_copies.condition_id
     left join resolutions on resolutions.resolved_condition_id = rows_with_copies.condition_id
     left join missing_market_conditions
         on missing_market_conditions.missing_market_id = rows_with_copies.market_id
