@@ -4,7 +4,6 @@
     incremental_strategy='insert_overwrite',
     partition_by='batch_key',
     post_hook="{{ record_batch_partitions() }}",
-    tags=['step_d'],
     query_settings={'max_partitions_per_insert_block': var('batch_partitions') | int},
     order_by='(condition_id, wallet_address)',
 ) }}

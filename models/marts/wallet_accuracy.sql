@@ -1,7 +1,7 @@
 {#- Step E, per wallet with at least one resolved pair: won, lost and pushed positions at
     resolution, the accuracy wins / (wins + losses) (docs/domain.md, section 4), and the P&L of all
     its resolved pairs, flat ones included. Rebuilt whole after the last batch. -#}
-{{ config(materialized='table', order_by='wallet_address', tags=['step_e']) }}
+{{ config(materialized='table', order_by='wallet_address') }}
 
 with resolved_pairs as (
 
