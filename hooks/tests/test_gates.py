@@ -43,17 +43,20 @@ def all_pass_but(**changed: str) -> dict[str, str]:
 
 
 def wallets_with_positions(home: Path) -> int:
-    """Gate 3's expectation recomputed in Python from the raw source rows (docs/domain.md, section 4)."""
-    resolved = {r[0] for r in query(home, "select condition_id from polymarket.resolutions")}
+    """Gate 3's expectation recomputed in Python from the raw source rows (docs/domain.md, sections 4
+    and 7): hex ids compared in lower case, REDEEM legs and SPLIT / MERGE legs after the resolution
+    left out of what was held at it."""
+    resolved = dict(query(home, "select lower(condition_id), toString(resolved_at) "
+                                "from polymarket.resolutions"))
     held: dict[tuple[str, str, int], Decimal] = defaultdict(Decimal)
     for wallet, condition, outcome, side, shares in query(
-            home, "select wallet_address, condition_id, outcome_index, toString(side), toString(shares) "
-                  "from polymarket.trades_raw"):
+            home, "select lower(wallet_address), lower(condition_id), outcome_index, toString(side), "
+                  "toString(shares) from polymarket.trades_raw"):
         held[(wallet, condition, outcome)] += Decimal(shares) * (1 if side == "BUY" else -1)
-    for wallet, condition, outcome, kind, shares in query(
-            home, "select wallet_address, condition_id, outcome_index, toString(event_type), "
-                  "toString(shares) from polymarket.ctf_events"):
-        if kind != "REDEEM":
+    for wallet, condition, outcome, kind, shares, time in query(
+            home, "select lower(wallet_address), lower(condition_id), outcome_index, toString(event_type), "
+                  "toString(shares), toString(block_time) from polymarket.ctf_events"):
+        if kind != "REDEEM" and (condition not in resolved or time <= resolved[condition]):
             held[(wallet, condition, outcome)] += Decimal(shares) * (1 if kind == "SPLIT" else -1)
     per_pair: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for (wallet, condition, _), shares in held.items():
@@ -179,6 +182,63 @@ def test_a_stuck_mutation_fails_gate_4(home: Path) -> None:
     finally:
         query(home, "kill mutation where database = 'polymarket' and table = 'gate_probe' sync")
         query(home, "drop table polymarket.gate_probe")
+
+
+INSERT_EVENT = ("insert into polymarket.ctf_events select {e:String}, toDateTime64({t:String}, 3, 'UTC'), "
+                "{w:String}, {m:String}, {c:String}, ")
+
+
+def test_mixed_case_late_merges_and_bad_redeems_are_used_or_quarantined(home: Path) -> None:
+    """docs/domain.md section 7 on the closed seed: a checksummed wallet and condition splitting and
+    merging 5 sets after the resolution (valid, balanced), a REDEEM paying 0.5 for a token worth 0
+    or 1, a REDEEM on an unresolved condition, a fill above 10^15 shares: the valid rows are
+    priced under the lower-case ids, the others quarantined and counted, conservation holds."""
+    wallet, market, cond, resolved_at = query(home, """
+        select t.wallet_address, t.market_id, t.condition_id, toString(r.resolved_at + interval 1 day)
+        from polymarket.trades_raw t inner join polymarket.resolutions r using (condition_id)
+        where r.payout_numerators in ([1, 0], [0, 1])
+        order by t.trade_id limit 1""")[0]
+    open_market, open_cond = query(home, """
+        select market_id, condition_id from polymarket.trades_raw
+        where condition_id not in (select condition_id from polymarket.resolutions)
+        order by trade_id limit 1""")[0]
+    shouted_wallet, shouted_cond = "0x" + wallet[2:].upper(), "0x" + cond[2:].upper()
+    events = [("gt-split-0", "SPLIT", 0), ("gt-split-1", "SPLIT", 1), ("gt-merge-0", "MERGE", 0),
+              ("gt-merge-1", "MERGE", 1)]
+    for event_id, kind, outcome in events:
+        query(home, INSERT_EVENT + "{o:UInt8}, {k:String}, 5, 2.5",
+              {"e": event_id, "t": resolved_at, "w": shouted_wallet, "m": market, "c": shouted_cond,
+               "o": outcome, "k": kind})
+    for event_id, m, c in [("gt-redeem-bad", market, cond), ("gt-redeem-open", open_market, open_cond)]:
+        query(home, INSERT_EVENT + "0, 'REDEEM', 1, 0.5",
+              {"e": event_id, "t": resolved_at, "w": wallet, "m": m, "c": c})
+    # on the unresolved condition, so the raw-row recount of gate 3 is not moved by it
+    query(home, "insert into polymarket.trades_raw select 'gt-huge', tx_hash, block_time, wallet_address, "
+                "market_id, condition_id, outcome_index, side, "
+                "toDecimal128('1000000000000000.000001', 6), 0, 0 from polymarket.trades_raw "
+                "where condition_id = {c:String} order by trade_id limit 1",
+          {"c": open_cond})
+    try:
+        proc = run_enrich(home, "run", "--step", "all", check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        used = query(home, "select flow_id, wallet_address, condition_id, toString(realized_pnl_usd) "
+                           "from polymarket.pnl where flow_id like 'gt-%' order by flow_id")
+        assert [r[:3] for r in used] == [(e, wallet, cond) for e, _, _ in sorted(events)]
+        assert sum(Decimal(r[3]) for r in used) == 0  # 5 sets created and destroyed: P&L 0
+        code, lines, out = gates(home)
+        assert code == 0
+        assert symbols(lines) == all_pass_but(quarantine_summary="⚠️")
+        assert lines["quarantine_summary"][2] == "3"
+        for table, reason in [("ctf_events", "redeem usd_value differs from shares * p_i"),
+                              ("ctf_events", "redeem on an unresolved condition"),
+                              ("trades_raw", "shares above 10^15")]:
+            assert re.search(rf"^  {table}  {re.escape(reason)}  1$", out, re.M), out
+        assert lines["3 wallets_with_outcomes"][1] == str(wallets_with_positions(home))
+        # rows_in = used + quarantined + collapsed for every source table
+        run_enrich(home, "dbt", "test", "--select", "quarantine,test_name:rows_accounted_for")
+    finally:
+        query(home, "delete from polymarket.ctf_events where event_id like 'gt-%'")
+        query(home, "delete from polymarket.trades_raw where trade_id = 'gt-huge'")
 
 
 def test_a_missing_fill_leg_breaks_conservation(home: Path) -> None:

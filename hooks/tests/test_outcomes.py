@@ -91,7 +91,8 @@ def worked_example(data: Dataset, cond: int) -> None:
     data.fill(cond, 1, B, None, 1, "100", "60")
     data.ctf_event(cond, at(2), M, "SPLIT", 2, "100", "50")
     data.fill(cond, 3, A, M, 0, "100", "60")
-    data.fill(cond, 4, C, A, 0, "50", "35")
+    # A's sale in its EIP-55 checksummed spelling: the same wallet (docs/domain.md section 7)
+    data.fill(cond, 4, C, "0x" + A[2:].upper(), 0, "50", "35")
 
 
 def dataset(resolve_fifty_fifty: bool = True) -> Dataset:
@@ -108,6 +109,10 @@ def dataset(resolve_fifty_fifty: bool = True) -> Dataset:
     data.fill(4, 3, F2, H, 1, "20", "10")
     data.fill(4, 4, R, F, 0, "20", "12")
     data.ctf_event(4, "2024-01-03 00:00:00.000", R, "REDEEM", 2, "20", "20", only=0)
+    # after the resolution H merges 10 of its sets back (valid, P&L 0): still 80 / 80 held at it
+    data.ctf_event(4, "2024-01-03 00:00:00.000", H, "MERGE", 2, "10", "5")
+    # A REDEEM paying 9 for 10 winning tokens (worth 10): quarantined, A's numbers unchanged
+    data.ctf_event(1, "2024-01-03 00:00:00.000", A, "REDEEM", 2, "10", "9", only=0)
     data.market(4, ["Yes", "No"], "sports")
     data.resolve(4, [1, 0])
     # c5, three outcomes, Carol wins: a mint match of 50 sets at 0.2 / 0.3 / 0.5.
@@ -197,20 +202,39 @@ def test_outcomes_carry_the_pair_pnl_and_category(home: Path) -> None:
 
 
 def test_wallet_accuracy(home: Path) -> None:
-    rows = query(home, "select wallet_address, wins, losses, pushes, positions, accuracy, "
-                       "toString(total_pnl_usd) from polymarket.wallet_accuracy")
+    rows = query(home, "select wallet_address, wins, losses, pushes, positions, accuracy, resolved_pairs, "
+                       "toString(total_resolved_pnl_usd), toString(held_at_resolution_pnl_usd) "
+                       "from polymarket.wallet_accuracy")
     actual = {r[0]: r[1:] for r in rows}
+    # wins, losses, pushes, positions, accuracy, resolved pairs, P&L of all of them, P&L of the
+    # positions held at resolution. F bought 20 YES of c4 for 10 and sold them for 12 before the
+    # resolution: flat, no outcome row, but a resolved pair worth +2.
     expected = {
-        A: (1, 1, 1, 3, 0.5, "30"), B: (1, 1, 1, 3, 0.5, "-30"),
-        M: (1, 1, 1, 3, 0.5, "30"), C: (1, 1, 1, 3, 0.5, "-30"),
-        H: (0, 0, 1, 1, None, "0"), R: (1, 0, 0, 1, 1.0, "8"), F2: (0, 1, 0, 1, 0.0, "-10"),
-        X: (1, 0, 0, 1, 1.0, "25"), Y: (0, 1, 0, 1, 0.0, "-15"), W: (0, 1, 0, 1, 0.0, "-10"),
-        Q: (1, 0, 0, 1, 1.0, "4"), P: (0, 1, 0, 1, 0.0, "-4"),
+        A: (1, 1, 1, 3, 0.5, 3, "30", "30"), B: (1, 1, 1, 3, 0.5, 3, "-30", "-30"),
+        M: (1, 1, 1, 3, 0.5, 3, "30", "30"), C: (1, 1, 1, 3, 0.5, 3, "-30", "-30"),
+        H: (0, 0, 1, 1, None, 1, "0", "0"), R: (1, 0, 0, 1, 1.0, 1, "8", "8"),
+        F2: (0, 1, 0, 1, 0.0, 1, "-10", "-10"), F: (0, 0, 0, 0, None, 1, "2", "0"),
+        X: (1, 0, 0, 1, 1.0, 1, "25", "25"), Y: (0, 1, 0, 1, 0.0, 1, "-15", "-15"),
+        W: (0, 1, 0, 1, 0.0, 1, "-10", "-10"), Q: (1, 0, 0, 1, 1.0, 1, "4", "4"),
+        P: (0, 1, 0, 1, 0.0, 1, "-4", "-4"),
     }
     assert set(actual) == set(expected)
-    for address, (wins, losses, pushes, positions, accuracy, pnl) in expected.items():
-        assert actual[address][:5] == (wins, losses, pushes, positions, accuracy), address
-        assert Decimal(actual[address][5]) == Decimal(pnl), address
+    for address, (*counts, total, held) in expected.items():
+        assert actual[address][:6] == tuple(counts), address
+        got = (Decimal(actual[address][6]), Decimal(actual[address][7]))
+        assert got == (Decimal(total), Decimal(held)), address
+
+
+def test_section_7_rows_are_used_or_quarantined(home: Path) -> None:
+    # the checksummed sale is A's: no upper-case wallet anywhere, and A's pair on c1 has its 3 fills
+    shouted = query(home, "select count() from polymarket.pnl where wallet_address != lower(wallet_address)")
+    assert shouted == [(0,)]
+    assert query(home, "select num_flows from polymarket.pnl_positions where wallet_address = {a:String} "
+                       "and condition_id = {c:String}", {"a": A, "c": condition(1)}) == [(3,)]
+    assert query(home, "select flow_type, count() from polymarket.pnl where wallet_address = {h:String} "
+                       "and flow_type = 'MERGE' group by flow_type", {"h": H}) == [("MERGE", 2)]
+    assert query(home, "select reason from polymarket.quarantine") == [
+        ("redeem usd_value differs from shares * p_i",)]
 
 
 def test_batched_rebuild_agrees_and_empties_vacated_partitions(home: Path, tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-{#- The checks trades_raw and ctf_events share (docs/domain.md section 6). Both macros emit CTEs
-    for a staging model whose raw rows, with their batch_key, are in a CTE named `source_rows`. -#}
+{#- The checks int_trades_validated and int_ctf_events_validated share (docs/domain.md sections 6
+    and 7). The macros emit CTEs for a model whose staged rows are in a CTE named `source_rows`. -#}
 
 {#- Flags the copies of each id: `has_conflicting_copies` when copies differ in content (every copy
     is then quarantined), `is_extra_copy` for all but one of a set of identical copies (collapsed).
@@ -48,42 +48,93 @@ rows_with_copies as (
 )
 {%- endmacro %}
 
-{#- Joins each row of `rows_with_copies` to its valid market and its condition's valid resolution:
-    `has_market`, `market_condition_id`, `has_resolution`, `resolved_at`, and `outcome_count` (n from
-    the market, else the payout vector's length, else NULL: unknown). Ends in CTE `checked`. -#}
+{#- Joins each row of `rows_with_copies` to the valid markets_dim row of its market and of its
+    condition, its condition's valid resolution, and the condition counts of markets missing from
+    markets_dim: `has_market`, `market_condition_id`, `has_condition_market`, `condition_market_id`,
+    `has_resolution`, `resolved_at`, `payout_numerators`, `payout_denominator`,
+    `conditions_of_market`, `markets_of_condition`, and `outcome_count` (n from the market, else the
+    payout vector's length, else NULL: unknown). Ends in CTE `checked`. -#}
 {% macro join_market_and_resolution() %}
-markets as (
+valid_markets as (
+    -- int_markets_validated leaves at most one valid market per market_id and per condition_id;
+    -- names of their own, so joining this twice leaves the flow row's columns unambiguous
     select
-        market_id as dim_market_id,
-        condition_id as market_condition_id,
-        outcome_count as market_outcome_count,
-        1 as market_found
-    from {{ ref('stg_polymarket__markets') }}
-    where quarantine_reason = '' and is_collapsed = 0
+        market_id as valid_market_id,
+        condition_id as valid_condition_id,
+        outcome_count as valid_outcome_count,
+        1 as found
+    from {{ ref('int_markets_validated') }}
+    where is_valid = 1
 ),
 
 resolutions as (
     select
         condition_id as resolved_condition_id,
         resolved_at,
+        payout_numerators,
+        payout_denominator,
         length(payout_numerators) as payout_length,
         1 as resolution_found
-    from {{ ref('stg_polymarket__resolutions') }}
-    where quarantine_reason = '' and is_collapsed = 0
+    from {{ ref('int_resolutions_validated') }}
+    where is_valid = 1
+),
+
+missing_market_conditions as (
+    select
+        market_id as missing_market_id,
+        condition_id as missing_condition_id,
+        conditions_of_market,
+        markets_of_condition
+    from {{ ref('int_missing_market_conditions_counted') }}
 ),
 
 checked as (
     select
         rows_with_copies.*,
-        markets.market_found = 1 as has_market,
-        markets.market_condition_id,
+        markets.found = 1 as has_market,
+        markets.valid_condition_id as market_condition_id,
+        condition_markets.found = 1 as has_condition_market,
+        condition_markets.valid_market_id as condition_market_id,
         resolutions.resolution_found = 1 as has_resolution,
         resolutions.resolved_at,
-        multiIf(has_market, toUInt16(markets.market_outcome_count),
+        resolutions.payout_numerators,
+        resolutions.payout_denominator,
+        missing_market_conditions.conditions_of_market,
+        missing_market_conditions.markets_of_condition,
+        multiIf(has_market, toUInt16(markets.valid_outcome_count),
                 has_resolution, toUInt16(resolutions.payout_length),
                 null) as outcome_count
     from rows_with_copies
-    left join markets on markets.dim_market_id = rows_with_copies.market_id
+    left join valid_markets as markets on markets.valid_market_id = rows_with_copies.market_id
+    left join valid_markets as condition_markets
+        on condition_markets.valid_condition_id = rows_with_copies.condition_id
     left join resolutions on resolutions.resolved_condition_id = rows_with_copies.condition_id
+    left join missing_market_conditions
+        on missing_market_conditions.missing_market_id = rows_with_copies.market_id
+        and missing_market_conditions.missing_condition_id = rows_with_copies.condition_id
 )
+{%- endmacro %}
+
+{#- The market and condition checks of a flow row of CTE `checked` (docs/domain.md section 7: one
+    market has one condition), as [condition, reason] pairs for quarantine_reasons. -#}
+{% macro market_condition_checks() %}
+  {{- return([
+      ['has_market and market_condition_id != condition_id', 'market_id belongs to another condition'],
+      ['has_condition_market and condition_market_id != market_id', 'condition_id belongs to another market'],
+      ['not has_market and conditions_of_market > 1',
+       'market missing from markets_dim names several conditions'],
+      ['not has_market and not has_condition_market and markets_of_condition > 1',
+       'condition traded under several markets missing from markets_dim'],
+  ]) -}}
+{% endmacro %}
+
+{#- The verdict columns of a validated model: `quarantine_reason` (the staged row_reasons and the
+    given cross-row reasons joined by '; ', '' when valid), `is_collapsed` (1 for the extra copies
+    of an identical duplicate) and `is_valid`, the one flag downstream models filter on. Needs
+    `row_reasons`, `has_conflicting_copies` and `is_extra_copy` in scope. -#}
+{% macro validation_verdict(cross_row_checks) %}
+        arrayStringConcat(arrayConcat(row_reasons, {{ quarantine_reasons(cross_row_checks) }}), '; ')
+            as quarantine_reason,
+        toUInt8(is_extra_copy and not has_conflicting_copies) as is_collapsed,
+        toUInt8(quarantine_reason = '' and is_collapsed = 0) as is_valid
 {%- endmacro %}

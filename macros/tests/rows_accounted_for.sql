@@ -1,16 +1,16 @@
 {#- Every row of a source table is used once, quarantined or collapsed as an identical copy:
     rows_in = used + quarantined + collapsed. Applied to the quarantine model, with the source
-    table's name there, the source relation and its staging model. Fails with one row holding the
-    four counts when the equation does not hold. -#}
-{% test rows_accounted_for(model, source_table, source_relation, staging_relation) %}
+    table's name there, the source relation and its validated model. Fails with one row holding
+    the four counts when the equation does not hold. -#}
+{% test rows_accounted_for(model, source_table, source_relation, validated_relation) %}
 with rows_in as (
     select count() as rows_in from {{ source_relation }}
 ),
 
 used as (
     select count() as used
-    from {{ staging_relation }}
-    where quarantine_reason = '' and is_collapsed = 0
+    from {{ validated_relation }}
+    where is_valid = 1
 ),
 
 rejected as (

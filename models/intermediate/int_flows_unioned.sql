@@ -3,9 +3,6 @@
     market and resolution checks) is global over the sources, so doing it here once instead of in
     every batch's views removes most of a batch's cost. Ordered by batch_key first, so a batch
     reads only its key range. The marts that read it check it is newer than the sources. -#}
-{#- Every rejected row is visible wherever the flows are: building the quarantine view with the
-    flows means `dbt build --select +pnl` and `enrich run` always leave both in place. -#}
--- depends_on: {{ ref('quarantine') }}
 {{ config(
     materialized='table',
     order_by='(batch_key, condition_id, wallet_address, flow_id)',
@@ -26,8 +23,8 @@ with trade_flows as (
         if(side = 'BUY', -usd_value, usd_value) - fee_usd as cash_usd,
         fee_usd,
         batch_key
-    from {{ ref('stg_polymarket__trades') }}
-    where quarantine_reason = '' and is_collapsed = 0
+    from {{ ref('int_trades_validated') }}
+    where is_valid = 1
 ),
 
 ctf_flows as (
@@ -44,8 +41,8 @@ ctf_flows as (
         if(event_type = 'SPLIT', -usd_value, usd_value) as cash_usd,
         toDecimal128(0, 6) as fee_usd,
         batch_key
-    from {{ ref('stg_polymarket__ctf_events') }}
-    where quarantine_reason = '' and is_collapsed = 0
+    from {{ ref('int_ctf_events_validated') }}
+    where is_valid = 1
 ),
 
 flows as (
@@ -56,8 +53,8 @@ flows as (
 
 resolutions as (
     select condition_id, payout_numerators, payout_denominator, resolved_at
-    from {{ ref('stg_polymarket__resolutions') }}
-    where quarantine_reason = '' and is_collapsed = 0
+    from {{ ref('int_resolutions_validated') }}
+    where is_valid = 1
 ),
 
 final as (

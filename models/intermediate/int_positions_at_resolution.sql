@@ -18,8 +18,8 @@ markets as (
         market_id,
         category,
         outcome_labels
-    from {{ ref('stg_polymarket__markets') }}
-    where quarantine_reason = '' and is_collapsed = 0
+    from {{ ref('int_markets_validated') }}
+    where is_valid = 1
 
 ),
 
@@ -29,6 +29,7 @@ pairs as (
         wallet_address,
         condition_id,
         batch_key,
+        -- one market per condition once validated (docs/domain.md section 7); min() only makes it explicit
         min(market_id) as market_id,
         any(payout_denominator) as payout_denominator,
         -- is_resolved = 1 guarantees a resolution time
@@ -41,17 +42,20 @@ pairs as (
 
 held_by_outcome as (
 
-    -- REDEEM legs are left out: a redeemed token was still held when the condition resolved
+    -- REDEEM legs are left out: a redeemed token was still held when the condition resolved; so
+    -- are SPLIT and MERGE legs after resolved_at (valid, docs/domain.md section 7, but they did not
+    -- change what was held at the resolution)
     select
         wallet_address,
         condition_id,
         batch_key,
         outcome_index,
         any(payout_numerator) as payout_numerator,
-        sum(delta_shares) as net_shares,
+        {{ checked_sum('delta_shares', 6) }} as net_shares,
         if(net_shares > 0, net_shares, toDecimal128(0, 6)) as held_shares
     from resolved_flows
     where flow_type != 'REDEEM'
+      and block_time <= resolved_at
     group by wallet_address, condition_id, batch_key, outcome_index
 
 ),
@@ -62,7 +66,7 @@ positions as (
         wallet_address,
         condition_id,
         batch_key,
-        sum(held_shares) as total_held_shares,
+        {{ checked_sum('held_shares', 6) }} as total_held_shares,
         -- the largest holding; on a tie the lowest outcome index, so every rebuild agrees
         argMax(outcome_index, (held_shares, -toInt16(outcome_index))) as final_outcome_index,
         argMax(payout_numerator, (held_shares, -toInt16(outcome_index))) as final_numerator,

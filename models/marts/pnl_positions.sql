@@ -3,9 +3,11 @@
     materialized='incremental',
     incremental_strategy='insert_overwrite',
     partition_by='batch_key',
+    post_hook="{{ record_batch_partitions() }}",
     query_settings={'max_partitions_per_insert_block': var('batch_partitions') | int},
     order_by='(condition_id, wallet_address)',
 ) }}
+{{ guard_batched_build() }}
 
 {#- One row per (wallet, condition) pair: its net position by outcome, its cash and its realized
     P&L, the sum of its flows' P&L from `pnl` (so trade P&L decomposes the pair exactly). -#}
@@ -22,12 +24,15 @@ pairs as (
         min(market_id) as market_id,
         -- n from markets_dim or the payout vector; else as many outcomes as the flows show
         toUInt16(greatest(coalesce(max(outcome_count), 0), max(outcome_index) + 1)) as outcome_count,
-        sumForEach(arrayMap(i -> if(i = outcome_index, delta_shares, toDecimal128(0, 6)),
-                            range(toUInt16(outcome_index) + 1))) as net_shares_seen,
-        sum(cash_usd) as cash_usd,
-        sum(fee_usd) as fees_usd,
+        -- sums in Decimal256 narrowed back with an overflow check: never a wrapped total (section 7)
+        arrayMap(x -> toDecimal128(x, 6),
+                 sumForEach(arrayMap(i -> if(i = outcome_index, toDecimal256(delta_shares, 6), toDecimal256(0, 6)),
+                                     range(toUInt16(outcome_index) + 1)))) as net_shares_seen,
+        {{ checked_sum('cash_usd', 6) }} as cash_usd,
+        {{ checked_sum('fee_usd', 6) }} as fees_usd,
         max(is_resolved) as is_resolved,
-        sum(realized_pnl_usd) as realized_pnl_sum,
+        -- the exact sum of the flows' stored 12-decimal values, so trade P&L decomposes the pair
+        {{ checked_sum('realized_pnl_usd', 12) }} as realized_pnl_sum,
         count() as num_flows,
         any(batch_key) as batch_key
     from flows

@@ -1,7 +1,9 @@
 {{ config(materialized='view') }}
 
 {#- Every source row kept out of the P&L, with its reason, plus the extra copies of identical
-    duplicates that were collapsed into one. A view, so it always reflects the current sources. -#}
+    duplicates that were collapsed into one: the rows the validated models mark is_valid = 0. A
+    view, so it always reflects the current sources. raw_row shows the staged row (hex ids
+    lower-cased). -#}
 with trades as (
     select
         'trades_raw' as source_table,
@@ -12,8 +14,8 @@ with trades as (
         batch_key,
         quarantine_reason,
         is_collapsed
-    from {{ ref('stg_polymarket__trades') }}
-    where quarantine_reason != '' or is_collapsed = 1
+    from {{ ref('int_trades_validated') }}
+    where is_valid = 0
 ),
 
 ctf_events as (
@@ -26,8 +28,8 @@ ctf_events as (
         batch_key,
         quarantine_reason,
         is_collapsed
-    from {{ ref('stg_polymarket__ctf_events') }}
-    where quarantine_reason != '' or is_collapsed = 1
+    from {{ ref('int_ctf_events_validated') }}
+    where is_valid = 0
 ),
 
 markets as (
@@ -40,8 +42,8 @@ markets as (
         batch_key,
         quarantine_reason,
         is_collapsed
-    from {{ ref('stg_polymarket__markets') }}
-    where quarantine_reason != '' or is_collapsed = 1
+    from {{ ref('int_markets_validated') }}
+    where is_valid = 0
 ),
 
 resolutions as (
@@ -53,8 +55,8 @@ resolutions as (
         batch_key,
         quarantine_reason,
         is_collapsed
-    from {{ ref('stg_polymarket__resolutions') }}
-    where quarantine_reason != '' or is_collapsed = 1
+    from {{ ref('int_resolutions_validated') }}
+    where is_valid = 0
 ),
 
 rejected as (

@@ -8,10 +8,12 @@
     materialized='incremental',
     incremental_strategy='insert_overwrite',
     partition_by='batch_key',
+    post_hook="{{ record_batch_partitions() }}",
     pre_hook="{{ assert_flows_match_sources() }}",
     query_settings={'max_partitions_per_insert_block': var('batch_partitions') | int},
     order_by='(wallet_address, condition_id)',
 ) }}
+{{ guard_batched_build() }}
 
 with positions as (
 

@@ -20,8 +20,9 @@ market_totals as (
 
     select
         market_id,
-        sum(realized_pnl_usd) as pnl_usd,
-        sum(fee_usd) as fees_usd,
+        -- Decimal256: a sum that cannot wrap, so wrapped totals cannot cancel out (docs/domain.md section 7)
+        sum(toDecimal256(realized_pnl_usd, 12)) as pnl_usd,
+        sum(toDecimal256(fee_usd, 6)) as fees_usd,
         pnl_usd + fees_usd as imbalance_usd,
         uniqExact(wallet_address) as wallets
     from resolved_flows
@@ -33,7 +34,7 @@ final as (
 
     select market_id, pnl_usd, fees_usd, imbalance_usd, wallets
     from market_totals
-    where abs(imbalance_usd) > toDecimal128('0.01', 12)
+    where abs(imbalance_usd) > toDecimal256('0.01', 12)
 
 )
 

@@ -23,8 +23,8 @@ with traded_markets as (
 described_markets as (
 
     select market_id
-    from {{ ref('stg_polymarket__markets') }}
-    where quarantine_reason = ''
+    from {{ ref('int_markets_validated') }}
+    where is_valid = 1
 
 ),
 

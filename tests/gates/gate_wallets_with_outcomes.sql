@@ -1,5 +1,5 @@
 {#- Gate 3: the wallets of wallet_resolution_outcomes against the wallets holding a position at
-    resolution, counted again straight from the staged sources (docs/domain.md, section 4) rather
+    resolution, counted again straight from the validated sources (docs/domain.md, section 4) rather
     than from the Step E models. Always one row, so the stored result keeps both numbers. -#}
 {{ config(
     tags=['gate'],
@@ -10,9 +10,9 @@
 
 with resolved_conditions as (
 
-    select condition_id
-    from {{ ref('stg_polymarket__resolutions') }}
-    where quarantine_reason = '' and is_collapsed = 0
+    select condition_id, resolved_at
+    from {{ ref('int_resolutions_validated') }}
+    where is_valid = 1
       and {{ in_batch_range('batch_key') }}
 
 ),
@@ -23,21 +23,24 @@ position_changes as (
         wallet_address,
         condition_id,
         outcome_index,
+        block_time,
         if(side = 'BUY', shares, -shares) as delta
-    from {{ ref('stg_polymarket__trades') }}
-    where quarantine_reason = '' and is_collapsed = 0
+    from {{ ref('int_trades_validated') }}
+    where is_valid = 1
       and {{ in_batch_range('batch_key') }}
 
     union all
 
-    -- a REDEEM does not change what was held when the condition resolved
+    -- a REDEEM does not change what was held when the condition resolved, nor does a SPLIT or
+    -- MERGE after it
     select
         wallet_address,
         condition_id,
         outcome_index,
+        block_time,
         if(event_type = 'SPLIT', shares, -shares) as delta
-    from {{ ref('stg_polymarket__ctf_events') }}
-    where quarantine_reason = '' and is_collapsed = 0
+    from {{ ref('int_ctf_events_validated') }}
+    where is_valid = 1
       and event_type in ('SPLIT', 'MERGE')
       and {{ in_batch_range('batch_key') }}
 
@@ -46,12 +49,14 @@ position_changes as (
 held as (
 
     select
-        wallet_address,
-        condition_id,
-        outcome_index,
-        greatest(sum(delta), 0) as held_shares
+        position_changes.wallet_address as wallet_address,
+        position_changes.condition_id as condition_id,
+        position_changes.outcome_index as outcome_index,
+        -- Decimal256: a sum that cannot wrap (docs/domain.md section 7)
+        greatest(sum(toDecimal256(position_changes.delta, 6)), 0) as held_shares
     from position_changes
-    where condition_id in (select condition_id from resolved_conditions)
+    inner join resolved_conditions on resolved_conditions.condition_id = position_changes.condition_id
+    where position_changes.block_time <= resolved_conditions.resolved_at
     group by wallet_address, condition_id, outcome_index
 
 ),
@@ -61,7 +66,7 @@ open_pairs as (
     select wallet_address, condition_id
     from held
     group by wallet_address, condition_id
-    having sum(held_shares) >= toDecimal128('0.01', 6)
+    having sum(held_shares) >= toDecimal256('0.01', 6)
 
 ),
 

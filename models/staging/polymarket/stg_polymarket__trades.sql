@@ -1,59 +1,40 @@
-{#- Every trades_raw row, typed, with its validation verdict (docs/domain.md section 6). Valid
-    rows (quarantine_reason = '' and is_collapsed = 0) are the fills the P&L uses. -#}
+{#- Every trades_raw row, typed and normalised, with its row-local quarantine reasons (docs/domain.md
+    sections 6 and 7). Hex ids (wallet_address, condition_id, tx_hash) are lower-cased, so a
+    checksummed and a lower-case address are one wallet. Checks that need other rows or tables
+    (duplicate ids, markets, resolutions) are in int_trades_validated. -#}
 with source_rows as (
     select
         trade_id,
-        tx_hash,
+        lower(tx_hash) as tx_hash,
         block_time,
-        wallet_address,
+        lower(wallet_address) as wallet_address,
         market_id,
-        condition_id,
+        lower(condition_id) as condition_id,
         outcome_index,
         toString(side) as side,
         shares,
         usd_value,
-        fee_usd,
-        {{ batch_key('condition_id') }} as batch_key
+        fee_usd
     from {{ source('polymarket', 'trades_raw') }}
 ),
 
-{{ flag_id_copies('trade_id', [
-    'trade_id', 'tx_hash', 'block_time', 'wallet_address', 'market_id', 'condition_id',
-    'outcome_index', 'side', 'shares', 'usd_value', 'fee_usd',
-]) }},
-
-{{ join_market_and_resolution() }},
-
 final as (
     select
-        trade_id,
-        tx_hash,
-        block_time,
-        wallet_address,
-        market_id,
-        condition_id,
-        outcome_index,
-        side,
-        shares,
-        usd_value,
-        fee_usd,
-        outcome_count,
-        batch_key,
-        arrayStringConcat(arrayFilter(reason -> reason != '', [
-            if(trade_id = '', 'empty trade_id', ''),
-            if(wallet_address = '', 'empty wallet_address', ''),
-            if(market_id = '', 'empty market_id', ''),
-            if(condition_id = '', 'empty condition_id', ''),
-            if(shares <= 0, 'shares <= 0', ''),
-            if(usd_value < 0 or (shares > 0 and usd_value > shares), 'price outside [0, 1]', ''),
-            if(fee_usd < 0, 'fee_usd < 0', ''),
-            if(outcome_index >= outcome_count, 'outcome_index >= outcome_count', ''),
-            if(has_conflicting_copies, 'duplicate trade_id with different content', ''),
-            if(has_resolution and block_time > resolved_at, 'fill after the condition resolved', ''),
-            if(has_market and market_condition_id != condition_id, 'market_id belongs to another condition', '')
-        ]), '; ') as quarantine_reason,
-        toUInt8(is_extra_copy and not has_conflicting_copies) as is_collapsed
-    from checked
+        *,
+        {{ batch_key('condition_id') }} as batch_key,
+        {{ quarantine_reasons([
+            ["trade_id = ''", 'empty trade_id'],
+            ["wallet_address = ''", 'empty wallet_address'],
+            ["market_id = ''", 'empty market_id'],
+            ["condition_id = ''", 'empty condition_id'],
+            ['shares <= 0', 'shares <= 0'],
+            ['usd_value < 0 or (shares > 0 and usd_value > shares)', 'price outside [0, 1]'],
+            ['fee_usd < 0', 'fee_usd < 0'],
+            [above_magnitude_bound('shares'), 'shares above 10^15'],
+            [above_magnitude_bound('usd_value'), 'usd_value above 10^15'],
+            [above_magnitude_bound('fee_usd'), 'fee_usd above 10^15'],
+        ]) }} as row_reasons
+    from source_rows
 )
 
 select * from final
