@@ -47,6 +47,7 @@ def _figures_sql(database: str) -> str:
             select market_id, sum(cityHash64(market_id, condition_id, question, category, outcome_count,
                                               outcome_labels, end_date)) as market_hash
             from {markets}
+            where is_valid = 1
             group by market_id
         ),
         market_sums as (

@@ -18,8 +18,9 @@ from enrich.errors import EnrichError
 SOURCE_TABLES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
 # The table of valid flows the batch plan and the change signatures read; rebuilt once per run.
 FLOWS_MODEL = "int_flows_unioned"
-# The valid markets_dim rows (one per market_id), whose labels and category reach Step E.
-MARKETS_MODEL = "stg_polymarket__markets"
+# Every markets_dim row with its verdict (is_valid); the valid ones, one per market_id, carry the
+# labels and category that reach Step E.
+MARKETS_MODEL = "int_markets_validated"
 # Every rejected source row with its reason.
 QUARANTINE_MODEL = "quarantine"
 # The partition key column of every batched model.
