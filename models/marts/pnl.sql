@@ -25,6 +25,74 @@ priced as (
     from flows
 ),
 
+{#- The average-cost lens (docs/domain.md section 8), replayed per (wallet, condition, outcome) in
+    block_time, flow_id order. Integers keep it exact: shares in micro-shares and cash in pico-USD
+    as Int128, products in Int256. Valid inputs are at most 1e15 (section 7), so a position would
+    need over 1e11 flows to reach Int128's 1.7e38. -#}
+avg_cost_legs as (
+    select
+        wallet_address,
+        condition_id,
+        outcome_index,
+        block_time,
+        flow_id,
+        flow_type,
+        toInt128(delta_shares * 1000000) as delta_micro,
+        -- c * q of the whole leg: the row's usd_value (its cash without the fee; the lens ignores
+        -- fees), and for a REDEEM q * p_i
+        if(flow_type = 'REDEEM' and is_resolved = 1,
+           toInt128(intDiv(toInt256(-delta_micro) * 1000000 * payout_numerator, greatest(payout_denominator, 1))),
+           toInt128(abs(cash_usd + fee_usd) * 1000000) * 1000000) as value_pico
+    from flows
+),
+
+avg_cost_replayed as (
+    select
+        arraySort(groupArray((block_time, flow_id, flow_type, delta_micro, value_pico))) as legs,
+        legs.4 as deltas,
+        legs.5 as leg_values,
+        -- the amount held after each leg; a sell takes q' = min(q, amount), so it never goes below 0
+        arrayCumSumNonNegative(deltas) as amounts,
+        arrayPushFront(arrayPopBack(amounts), toInt128(0)) as amounts_before,
+        arrayMap((d, a, b) -> if(d > 0, toInt128(0), b - a), deltas, amounts, amounts_before) as sold,
+        -- the average price (x 1e18) after each leg: only buys and splits move it, and they are the
+        -- one step that needs the previous state; prices are in [0, 1], so it fits Int64
+        arrayPopFront(arrayFold(
+            (acc, d, b, v) -> arrayPushBack(acc, if(d > 0,
+                toInt64(intDiv(toInt256(acc[-1]) * b + toInt256(v) * 1000000000000, greatest(b + d, 1))), acc[-1])),
+            deltas, amounts_before, leg_values, [toInt64(0)])) as avg_prices_e18,
+        -- a sell that empties the position takes the rest of the cost basis, so a closed position
+        -- realizes exactly its cash: sum(proceeds) - sum(cost)
+        arrayMap((s, a) -> s > 0 and a = 0, sold, amounts) as closes,
+        arrayMap((s, g) -> toInt128(intDiv(toInt256(s) * g, 1000000000000)), sold, avg_prices_e18) as sold_at_avg,
+        -- the cost basis running total (leading 0), and its value at the latest close
+        arrayPushFront(arrayCumSum(arrayMap((d, v, c, r) -> if(d > 0, v, if(c, toInt128(0), -r)),
+            deltas, leg_values, closes, sold_at_avg)), toInt128(0)) as cost_running,
+        arrayFill((r, c) -> c, cost_running, arrayPushFront(closes, true)) as cost_at_close,
+        arrayMap((d, v, s, c, r, i) -> if(d > 0, toInt128(0),
+                if(s = -d, v, toInt128(intDiv(toInt256(v) * s, -d)))
+                - if(c, cost_running[i] - cost_at_close[i], r)),
+            deltas, leg_values, sold, closes, sold_at_avg, arrayEnumerate(deltas)) as realized_pico
+    from avg_cost_legs
+    group by wallet_address, condition_id, outcome_index
+),
+
+avg_cost_flows as (
+    select
+        flow_id,
+        flow_type,
+        toDecimal128(toDecimal256(realized, 12) / 1000000000000, 12) as avg_cost_realized_usd,
+        toDecimal128(toDecimal256(amount, 6) / 1000000, 6) as avg_cost_amount_after,
+        toDecimal128(toDecimal256(avg_price, 12) / 1000000000000000000, 12) as avg_cost_price_after
+    from avg_cost_replayed
+    array join
+        legs.2 as flow_id,
+        legs.3 as flow_type,
+        realized_pico as realized,
+        amounts as amount,
+        avg_prices_e18 as avg_price
+),
+
 final as (
     select
         flow_id,
@@ -41,8 +109,12 @@ final as (
         is_resolved,
         if(is_resolved = 1, toDecimal128(round(flow_pnl, 12), 12), null) as realized_pnl_usd,
         batch_key,
-        now64(3, 'UTC') as computed_at
+        now64(3, 'UTC') as computed_at,
+        avg_cost_flows.avg_cost_realized_usd as avg_cost_realized_usd,
+        avg_cost_flows.avg_cost_amount_after as avg_cost_amount_after,
+        avg_cost_flows.avg_cost_price_after as avg_cost_price_after
     from priced
+    left join avg_cost_flows using (flow_id, flow_type)
 )
 
 select * from final

@@ -34,6 +34,25 @@ pairs as (
     group by wallet_address, condition_id
 ),
 
+{#- The average-cost lens (docs/domain.md section 8): the pair's realized P&L is the exact sum of its
+    flows' (the sum in Decimal256, narrowed with an overflow check), and each outcome's amount and
+    average price are those after its last flow in replay order (block_time, flow_id). -#}
+avg_cost_pairs as (
+    select
+        wallet_address,
+        condition_id,
+        toDecimal128(sum(toDecimal256(avg_cost_realized_usd, 12)), 12) as avg_cost_realized_pnl_usd,
+        -- per outcome index the state after its latest flow: the key ranks the flows on that index
+        -- by replay order, above every other flow of the pair
+        {%- set replay_key = "arrayMap(i -> (i = outcome_index, block_time, flow_id), range(toUInt16(outcome_index) + 1))" %}
+        argMaxForEach(arrayMap(i -> if(i = outcome_index, avg_cost_amount_after, toDecimal128(0, 6)),
+                               range(toUInt16(outcome_index) + 1)), {{ replay_key }}) as open_amounts_seen,
+        argMaxForEach(arrayMap(i -> if(i = outcome_index, avg_cost_price_after, toDecimal128(0, 12)),
+                               range(toUInt16(outcome_index) + 1)), {{ replay_key }}) as avg_prices_seen
+    from flows
+    group by wallet_address, condition_id
+),
+
 final as (
     select
         wallet_address,
@@ -46,8 +65,12 @@ final as (
         if(is_resolved = 1, toDecimal128(realized_pnl_sum, 12), null) as realized_pnl_usd,
         num_flows,
         batch_key,
-        now64(3, 'UTC') as computed_at
+        now64(3, 'UTC') as computed_at,
+        avg_cost_pairs.avg_cost_realized_pnl_usd as avg_cost_realized_pnl_usd,
+        arrayResize(avg_cost_pairs.open_amounts_seen, outcome_count, toDecimal128(0, 6)) as open_amounts,
+        arrayResize(avg_cost_pairs.avg_prices_seen, outcome_count, toDecimal128(0, 12)) as avg_prices
     from pairs
+    left join avg_cost_pairs using (wallet_address, condition_id)
 )
 
 select * from final
