@@ -25,6 +25,8 @@ priced as (
     from flows
 ),
 
+{#- var avg_cost_lens (default true): `make bench` compiles Step D without the lens to time its share. -#}
+{% if var('avg_cost_lens', true) %}
 {#- The average-cost lens (docs/domain.md section 8), replayed per (wallet, condition, outcome) in
     block_time, flow_id order. Integers keep it exact: shares in micro-shares and cash in pico-USD
     as Int128, products in Int256. Valid inputs are at most 1e15 (section 7), so a position would
@@ -69,10 +71,14 @@ avg_cost_replayed as (
         arrayPushFront(arrayCumSum(arrayMap((d, v, c, r) -> if(d > 0, v, if(c, toInt128(0), -r)),
             deltas, leg_values, closes, sold_at_avg)), toInt128(0)) as cost_running,
         arrayFill((r, c) -> c, cost_running, arrayPushFront(closes, true)) as cost_at_close,
-        arrayMap((d, v, s, c, r, i) -> if(d > 0, toInt128(0),
-                if(s = -d, v, toInt128(intDiv(toInt256(v) * s, -d)))
-                - if(c, cost_running[i] - cost_at_close[i], r)),
-            deltas, leg_values, sold, closes, sold_at_avg, arrayEnumerate(deltas)) as realized_pico
+        -- the change of the cost basis (amount * avg_price): + the leg's value for a buy or split,
+        -- - q' * avg_price for a sell, the rest of the basis for the sell that empties the position
+        arrayMap((d, v, c, r, i) -> if(d > 0, v, if(c, cost_at_close[i] - cost_running[i], -r)),
+            deltas, leg_values, closes, sold_at_avg, arrayEnumerate(deltas)) as basis_changes,
+        arrayMap((d, s) -> if(d > 0, d, -s), deltas, sold) as amount_changes,
+        -- q' * c - the cost of the q' tokens; q' * c is the leg's whole value unless clamped
+        arrayMap((d, v, s, b) -> if(d > 0, toInt128(0), if(s = -d, v, toInt128(intDiv(toInt256(v) * s, -d))) + b),
+            deltas, leg_values, sold, basis_changes) as realized_pico
     from avg_cost_legs
     group by wallet_address, condition_id, outcome_index
 ),
@@ -82,17 +88,18 @@ avg_cost_flows as (
         flow_id,
         flow_type,
         toDecimal128(toDecimal256(realized, 12) / 1000000000000, 12) as avg_cost_realized_usd,
-        toDecimal128(toDecimal256(amount, 6) / 1000000, 6) as avg_cost_amount_after,
-        toDecimal128(toDecimal256(avg_price, 12) / 1000000000000000000, 12) as avg_cost_price_after
+        toDecimal128(toDecimal256(amount_change, 6) / 1000000, 6) as avg_cost_shares,
+        toDecimal128(toDecimal256(basis_change, 12) / 1000000000000, 12) as avg_cost_basis_usd
     from avg_cost_replayed
     array join
         legs.2 as flow_id,
         legs.3 as flow_type,
         realized_pico as realized,
-        amounts as amount,
-        avg_prices_e18 as avg_price
+        amount_changes as amount_change,
+        basis_changes as basis_change
 ),
 
+{% endif %}
 final as (
     select
         flow_id,
@@ -109,12 +116,16 @@ final as (
         is_resolved,
         if(is_resolved = 1, toDecimal128(round(flow_pnl, 12), 12), null) as realized_pnl_usd,
         batch_key,
-        now64(3, 'UTC') as computed_at,
+        now64(3, 'UTC') as computed_at
+        {%- if var('avg_cost_lens', true) %},
         avg_cost_flows.avg_cost_realized_usd as avg_cost_realized_usd,
-        avg_cost_flows.avg_cost_amount_after as avg_cost_amount_after,
-        avg_cost_flows.avg_cost_price_after as avg_cost_price_after
+        avg_cost_flows.avg_cost_shares as avg_cost_shares,
+        avg_cost_flows.avg_cost_basis_usd as avg_cost_basis_usd
+        {%- endif %}
     from priced
+    {%- if var('avg_cost_lens', true) %}
     left join avg_cost_flows using (flow_id, flow_type)
+    {%- endif %}
 )
 
 select * from final

@@ -34,25 +34,25 @@ pairs as (
     group by wallet_address, condition_id
 ),
 
+{#- var avg_cost_lens (default true): `make bench` compiles Step D without the lens to time its share. -#}
+{% if var('avg_cost_lens', true) %}
 {#- The average-cost lens (docs/domain.md section 8): the pair's realized P&L is the exact sum of its
-    flows' (the sum in Decimal256, narrowed with an overflow check), and each outcome's amount and
-    average price are those after its last flow in replay order (block_time, flow_id). -#}
+    flows', and per outcome the open amount and cost basis are the sums of the flows' changes to
+    them, like net_shares. Sums in Decimal256 cannot wrap; they are narrowed with an overflow check. -#}
 avg_cost_pairs as (
     select
         wallet_address,
         condition_id,
         toDecimal128(sum(toDecimal256(avg_cost_realized_usd, 12)), 12) as avg_cost_realized_pnl_usd,
-        -- per outcome index the state after its latest flow: the key ranks the flows on that index
-        -- by replay order, above every other flow of the pair
-        {%- set replay_key = "arrayMap(i -> (i = outcome_index, block_time, flow_id), range(toUInt16(outcome_index) + 1))" %}
-        argMaxForEach(arrayMap(i -> if(i = outcome_index, avg_cost_amount_after, toDecimal128(0, 6)),
-                               range(toUInt16(outcome_index) + 1)), {{ replay_key }}) as open_amounts_seen,
-        argMaxForEach(arrayMap(i -> if(i = outcome_index, avg_cost_price_after, toDecimal128(0, 12)),
-                               range(toUInt16(outcome_index) + 1)), {{ replay_key }}) as avg_prices_seen
+        sumForEach(arrayMap(i -> if(i = outcome_index, toDecimal256(avg_cost_shares, 6), toDecimal256(0, 6)),
+                            range(toUInt16(outcome_index) + 1))) as open_amounts_seen,
+        sumForEach(arrayMap(i -> if(i = outcome_index, toDecimal256(avg_cost_basis_usd, 12), toDecimal256(0, 12)),
+                            range(toUInt16(outcome_index) + 1))) as open_basis_seen
     from flows
     group by wallet_address, condition_id
 ),
 
+{% endif %}
 final as (
     select
         wallet_address,
@@ -65,12 +65,20 @@ final as (
         if(is_resolved = 1, toDecimal128(realized_pnl_sum, 12), null) as realized_pnl_usd,
         num_flows,
         batch_key,
-        now64(3, 'UTC') as computed_at,
+        now64(3, 'UTC') as computed_at
+        {%- if var('avg_cost_lens', true) %},
         avg_cost_pairs.avg_cost_realized_pnl_usd as avg_cost_realized_pnl_usd,
-        arrayResize(avg_cost_pairs.open_amounts_seen, outcome_count, toDecimal128(0, 6)) as open_amounts,
-        arrayResize(avg_cost_pairs.avg_prices_seen, outcome_count, toDecimal128(0, 12)) as avg_prices
+        arrayResize(arrayMap(amount -> toDecimal128(amount, 6), avg_cost_pairs.open_amounts_seen),
+                    outcome_count, toDecimal128(0, 6)) as open_amounts,
+        -- the average price is the basis over the amount; 0 when nothing is open
+        arrayResize(arrayMap((basis, amount) -> toDecimal128(if(amount = 0, 0, basis / if(amount = 0, 1, amount)), 12),
+                             avg_cost_pairs.open_basis_seen, avg_cost_pairs.open_amounts_seen),
+                    outcome_count, toDecimal128(0, 12)) as avg_prices
+        {%- endif %}
     from pairs
+    {%- if var('avg_cost_lens', true) %}
     left join avg_cost_pairs using (wallet_address, condition_id)
+    {%- endif %}
 )
 
 select * from final
