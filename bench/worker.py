@@ -80,32 +80,57 @@ def minimal_sql(client: Client, database: str, repeat: int) -> list[float]:
     return runs
 
 
+STEP_D_MODELS = (("pnl", "(condition_id, wallet_address, flow_id)"),
+                 ("pnl_positions", "(condition_id, wallet_address)"))
+
+
+def write_model(client: Client, database: str, model: str, order_by: str, select: str) -> float:
+    """Seconds to write one compiled model SELECT to a scratch MergeTree partitioned like the model."""
+    scratch = table(database, f"bench_sql_{model}")
+    client.command(f"drop table if exists {scratch} sync")
+    started = time.monotonic()
+    client.command(
+        f"create table {scratch} engine = MergeTree partition by batch_key order by {order_by}"
+        f" as {select}", settings={"max_partitions_per_insert_block": 1024},
+    )
+    seconds = time.monotonic() - started
+    client.command(f"drop table if exists {scratch} sync")
+    return seconds
+
+
 def model_sql(client: Client, database: str, args: argparse.Namespace) -> dict[str, Any]:
     """Time the compiled SELECTs of `pnl` and `pnl_positions`, each written to a scratch MergeTree
     table partitioned like the model, without dbt around them (min of `repeat` runs)."""
     compiled = Path(args.compiled)
     timings: dict[str, list[float]] = {}
-    for model, order_by in (("pnl", "(condition_id, wallet_address, flow_id)"),
-                            ("pnl_positions", "(condition_id, wallet_address)")):
+    for model, order_by in STEP_D_MODELS:
         select = (compiled / f"{model}.sql").read_text()
-        scratch = table(database, f"bench_sql_{model}")
-        timings[model] = []
-        for _ in range(args.repeat):
-            client.command(f"drop table if exists {scratch} sync")
-            started = time.monotonic()
-            client.command(
-                f"create table {scratch} engine = MergeTree partition by batch_key order by {order_by}"
-                f" as {select}", settings={"max_partitions_per_insert_block": 1024},
-            )
-            timings[model].append(time.monotonic() - started)
-        client.command(f"drop table if exists {scratch} sync")
+        timings[model] = [write_model(client, database, model, order_by, select) for _ in range(args.repeat)]
     # pnl_positions reads the model table `pnl` (same rows as the scratch copy), as dbt's would
     best = sum(min(t) for t in timings.values())
     minimal = minimal_sql(client, database, args.repeat)
     return {"seconds": best, "runs": timings, "minimal_seconds": min(minimal), "minimal_runs": minimal}
 
 
-TASKS = {"pairs": count_pairs, "drop": drop_models, "oldway": old_approach, "sql": model_sql}
+def lens_share(client: Client, database: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The average-cost lens's share of Step D's engine time: the compiled pnl and pnl_positions
+    with the lens (--compiled) and without it (--compiled-without, var avg_cost_lens false), run
+    alternately `repeat` times on the same data; the min of each counts (the machine is shared)."""
+    variants = {"with": Path(args.compiled), "without": Path(args.compiled_without)}
+    runs: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(args.repeat):
+        for name, compiled in variants.items():
+            runs[name].append(sum(write_model(client, database, model, order_by,
+                                              (compiled / f"{model}.sql").read_text())
+                                  for model, order_by in STEP_D_MODELS))
+    with_lens, without = min(runs["with"]), min(runs["without"])
+    return {"with_seconds": round(with_lens, 3), "without_seconds": round(without, 3),
+            "share": round((with_lens - without) / with_lens, 3),
+            "runs": {name: [round(t, 3) for t in times] for name, times in runs.items()}}
+
+
+TASKS = {"pairs": count_pairs, "drop": drop_models, "oldway": old_approach, "sql": model_sql,
+         "lens": lens_share}
 
 
 def main() -> int:
@@ -115,6 +140,7 @@ def main() -> int:
     parser.add_argument("--names", nargs="*")
     parser.add_argument("--sample-pairs", type=int, default=300)
     parser.add_argument("--compiled", help="folder holding the compiled pnl.sql and pnl_positions.sql")
+    parser.add_argument("--compiled-without", help="the same compiled without the average-cost lens")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     target = resolve_target(Config.from_env(home=args.home))
