@@ -30,27 +30,30 @@ priced as (
 {#- The average-cost lens (docs/domain.md section 8), replayed per (wallet, condition, outcome) in
     block_time, flow_id order. Integers keep it exact: shares in micro-shares and cash in pico-USD
     as Int128, products in Int256. Valid inputs are at most 1e15 (section 7), so a position would
-    need over 1e11 flows to reach Int128's 1.7e38. -#}
+    need over 1e11 flows to reach Int128's 1.7e38. The flows come back out of the replay with every
+    column final reads (avg_cost_priced): joining the lens back onto `priced` cost more than the
+    lens itself. -#}
 avg_cost_legs as (
     select
-        wallet_address,
-        condition_id,
-        outcome_index,
-        block_time,
-        flow_id,
-        flow_type,
+        *,
         toInt128(delta_shares * 1000000) as delta_micro,
         -- c * q of the whole leg: the row's usd_value (its cash without the fee; the lens ignores
         -- fees), and for a REDEEM q * p_i
         if(flow_type = 'REDEEM' and is_resolved = 1,
            toInt128(intDiv(toInt256(-delta_micro) * 1000000 * payout_numerator, greatest(payout_denominator, 1))),
            toInt128(abs(cash_usd + fee_usd) * 1000000) * 1000000) as value_pico
-    from flows
+    from priced
 ),
 
 avg_cost_replayed as (
     select
-        arraySort(groupArray((block_time, flow_id, flow_type, delta_micro, value_pico))) as legs,
+        batch_key,
+        condition_id,
+        wallet_address,
+        outcome_index,
+        -- the flows' other columns ride along, so the rows come back out of the replay with no join
+        arraySort(groupArray((block_time, flow_id, flow_type, delta_micro, value_pico, market_id,
+                              outcome_count, delta_shares, cash_usd, fee_usd, is_resolved, flow_pnl))) as legs,
         legs.4 as deltas,
         legs.5 as leg_values,
         -- the amount held after each leg; a sell takes q' = min(q, amount), so it never goes below 0
@@ -80,20 +83,40 @@ avg_cost_replayed as (
         arrayMap((d, v, s, b) -> if(d > 0, toInt128(0), if(s = -d, v, toInt128(intDiv(toInt256(v) * s, -d))) + b),
             deltas, leg_values, sold, basis_changes) as realized_pico
     from avg_cost_legs
-    group by wallet_address, condition_id, outcome_index
+    group by batch_key, condition_id, wallet_address, outcome_index
 ),
 
-avg_cost_flows as (
+avg_cost_priced as (
     select
+        batch_key,
+        condition_id,
+        wallet_address,
+        outcome_index,
+        block_time,
         flow_id,
         flow_type,
+        market_id,
+        outcome_count,
+        delta_shares,
+        cash_usd,
+        fee_usd,
+        is_resolved,
+        flow_pnl,
         toDecimal128(toDecimal256(realized, 12) / 1000000000000, 12) as avg_cost_realized_usd,
         toDecimal128(toDecimal256(amount_change, 6) / 1000000, 6) as avg_cost_shares,
         toDecimal128(toDecimal256(basis_change, 12) / 1000000000000, 12) as avg_cost_basis_usd
     from avg_cost_replayed
     array join
+        legs.1 as block_time,
         legs.2 as flow_id,
         legs.3 as flow_type,
+        legs.6 as market_id,
+        legs.7 as outcome_count,
+        legs.8 as delta_shares,
+        legs.9 as cash_usd,
+        legs.10 as fee_usd,
+        legs.11 as is_resolved,
+        legs.12 as flow_pnl,
         realized_pico as realized,
         amount_changes as amount_change,
         basis_changes as basis_change
@@ -118,14 +141,11 @@ final as (
         batch_key,
         now64(3, 'UTC') as computed_at
         {%- if var('avg_cost_lens', true) %},
-        avg_cost_flows.avg_cost_realized_usd as avg_cost_realized_usd,
-        avg_cost_flows.avg_cost_shares as avg_cost_shares,
-        avg_cost_flows.avg_cost_basis_usd as avg_cost_basis_usd
+        avg_cost_realized_usd,
+        avg_cost_shares,
+        avg_cost_basis_usd
         {%- endif %}
-    from priced
-    {%- if var('avg_cost_lens', true) %}
-    left join avg_cost_flows using (flow_id, flow_type)
-    {%- endif %}
+    from {{ 'avg_cost_priced' if var('avg_cost_lens', true) else 'priced' }}
 )
 
 select * from final
