@@ -62,12 +62,28 @@ def reference_suite(home: Home, pg_url: str, args: argparse.Namespace) -> dict[s
     out["pnl_sql"] = home.worker("sql", "--compiled", str(compiled), "--repeat", str(args.repeat_sql))
     say(f"  peer {min(times):.2f} s, our SQL {out['pnl_sql']['seconds']:.2f} s, "
         f"mismatches {check['mismatches']}")
+    say("reference: Step D's SQL with and without the average-cost lens")
+    out["lens"] = lens_share(home, compiled, args.repeat_sql)
+    say(f"  lens share {out['lens']['share']:.0%} of the engine's CPU time "
+        f"({out['lens']['cpu_with_seconds']:.2f} s with, {out['lens']['cpu_without_seconds']:.2f} s without; "
+        f"wall time share {out['lens']['wall_share']:.0%})")
     if not args.skip_profile:
         say("reference: instrumented end to end run (where the time goes)")
         out["profile"] = breakdown.instrumented_run(home, pg_url)
     runs = [out["end_to_end"], *([out["end_to_end_batch300"]] if "end_to_end_batch300" in out else [])]
     out["batch_overhead"] = breakdown.batch_overhead(runs)
     return out
+
+
+def lens_share(home: Home, compiled: Path, repeat: int) -> dict[str, Any]:
+    """Step D's compiled SQL timed with the lens (`compiled`) and without it (var avg_cost_lens
+    false, compiled into a target folder of its own), alternately in one worker."""
+    target = home.path / "dbt" / "bench-target-without-lens"
+    home.enrich("dbt", "compile", "--select", "pnl", "pnl_positions", "--vars", "{avg_cost_lens: false}",
+                "--target-path", str(target), "--log-path", str(home.path / "dbt" / "logs"))
+    without = target / "compiled" / "enrich" / "models" / "marts"
+    return home.worker("lens", "--compiled", str(compiled), "--compiled-without", str(without),
+                       "--repeat", str(repeat))
 
 
 def write(results: dict[str, Any], out: Path) -> None:

@@ -108,6 +108,17 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                      "the peer reads Parquet files and aggregates in memory, without validation or "
                      "writes. The engine's own computation is on a par with the peer's: the gap is "
                      "persisting the results, which the peer does not do."))
+    lens = ref.get("lens")
+    if lens:
+        rows.append(_row("lens_share", "average-cost lens <= 25% of Step D's engine time",
+                         f"{lens['share']:.0%} of the engine's CPU time ({lens['cpu_with_seconds']:.2f} s "
+                         f"with the lens, {lens['cpu_without_seconds']:.2f} s without; wall time "
+                         f"{lens['wall_share']:.0%}: {lens['wall_with_seconds']:.2f} s vs "
+                         f"{lens['wall_without_seconds']:.2f} s; pnl + pnl_positions SQL, min of "
+                         f"{len(lens['runs']['with'])} alternating runs)", lens["share"] <= 0.25,
+                         f"{lens['share'] / 0.25:.1f}x the target: the lens sorts every position's flows "
+                         "and replays them (arrayFold) in integer arithmetic, and joins the result back "
+                         "to the flows."))
     check = ref["peer"]["check"]
     rows.append(_row("peer_check", "independent P&L check: mismatching pairs = 0",
                      f"{check['mismatches']} of {check['pairs_ours']:,} pairs", check["mismatches"] == 0,

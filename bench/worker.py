@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import time
 from pathlib import Path
@@ -80,32 +81,69 @@ def minimal_sql(client: Client, database: str, repeat: int) -> list[float]:
     return runs
 
 
+STEP_D_MODELS = (("pnl", "(condition_id, wallet_address, flow_id)"),
+                 ("pnl_positions", "(condition_id, wallet_address)"))
+
+
+def write_model(client: Client, database: str, model: str, order_by: str, select: str) -> tuple[float, float]:
+    """Wall and CPU seconds (every thread of this process, where the embedded engine runs) to write
+    one compiled model SELECT to a scratch MergeTree partitioned like the model."""
+    scratch = table(database, f"bench_sql_{model}")
+    client.command(f"drop table if exists {scratch} sync")
+    started, cpu = time.monotonic(), _cpu_seconds()
+    client.command(
+        f"create table {scratch} engine = MergeTree partition by batch_key order by {order_by}"
+        f" as {select}", settings={"max_partitions_per_insert_block": 1024},
+    )
+    measured = (time.monotonic() - started, _cpu_seconds() - cpu)
+    client.command(f"drop table if exists {scratch} sync")
+    return measured
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def model_sql(client: Client, database: str, args: argparse.Namespace) -> dict[str, Any]:
     """Time the compiled SELECTs of `pnl` and `pnl_positions`, each written to a scratch MergeTree
     table partitioned like the model, without dbt around them (min of `repeat` runs)."""
     compiled = Path(args.compiled)
     timings: dict[str, list[float]] = {}
-    for model, order_by in (("pnl", "(condition_id, wallet_address, flow_id)"),
-                            ("pnl_positions", "(condition_id, wallet_address)")):
+    for model, order_by in STEP_D_MODELS:
         select = (compiled / f"{model}.sql").read_text()
-        scratch = table(database, f"bench_sql_{model}")
-        timings[model] = []
-        for _ in range(args.repeat):
-            client.command(f"drop table if exists {scratch} sync")
-            started = time.monotonic()
-            client.command(
-                f"create table {scratch} engine = MergeTree partition by batch_key order by {order_by}"
-                f" as {select}", settings={"max_partitions_per_insert_block": 1024},
-            )
-            timings[model].append(time.monotonic() - started)
-        client.command(f"drop table if exists {scratch} sync")
+        timings[model] = [write_model(client, database, model, order_by, select)[0]
+                          for _ in range(args.repeat)]
     # pnl_positions reads the model table `pnl` (same rows as the scratch copy), as dbt's would
     best = sum(min(t) for t in timings.values())
     minimal = minimal_sql(client, database, args.repeat)
     return {"seconds": best, "runs": timings, "minimal_seconds": min(minimal), "minimal_runs": minimal}
 
 
-TASKS = {"pairs": count_pairs, "drop": drop_models, "oldway": old_approach, "sql": model_sql}
+def lens_share(client: Client, database: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The average-cost lens's share of Step D's engine time: the compiled pnl and pnl_positions
+    with the lens (--compiled) and without it (--compiled-without, var avg_cost_lens false), run
+    alternately `repeat` times on the same data; the min of each counts. The share is taken on the
+    engine's CPU time, which other processes on a shared machine disturb far less than wall time;
+    the wall-time share is reported beside it."""
+    variants = {"with": Path(args.compiled), "without": Path(args.compiled_without)}
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+    for _ in range(args.repeat):
+        for name, compiled in variants.items():
+            times = [write_model(client, database, model, order_by, (compiled / f"{model}.sql").read_text())
+                     for model, order_by in STEP_D_MODELS]
+            runs[name].append((sum(t[0] for t in times), sum(t[1] for t in times)))
+    wall = {name: min(t[0] for t in times) for name, times in runs.items()}
+    cpu = {name: min(t[1] for t in times) for name, times in runs.items()}
+    return {"cpu_with_seconds": round(cpu["with"], 3), "cpu_without_seconds": round(cpu["without"], 3),
+            "share": round((cpu["with"] - cpu["without"]) / cpu["with"], 3),
+            "wall_with_seconds": round(wall["with"], 3), "wall_without_seconds": round(wall["without"], 3),
+            "wall_share": round((wall["with"] - wall["without"]) / wall["with"], 3),
+            "runs": {name: [[round(w, 3), round(c, 3)] for w, c in times] for name, times in runs.items()}}
+
+
+TASKS = {"pairs": count_pairs, "drop": drop_models, "oldway": old_approach, "sql": model_sql,
+         "lens": lens_share}
 
 
 def main() -> int:
@@ -115,6 +153,7 @@ def main() -> int:
     parser.add_argument("--names", nargs="*")
     parser.add_argument("--sample-pairs", type=int, default=300)
     parser.add_argument("--compiled", help="folder holding the compiled pnl.sql and pnl_positions.sql")
+    parser.add_argument("--compiled-without", help="the same compiled without the average-cost lens")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     target = resolve_target(Config.from_env(home=args.home))

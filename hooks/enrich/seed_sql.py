@@ -127,7 +127,10 @@ drawn as (
 )
 select
     c, n, kw, traders, t, a,
-    toUInt8(multiIf(h % 100 < 45, {FILL}, h % 100 < 75, {MINT}, {SPLIT_SELL})) as kind,
+    -- condition 5, unresolved at every scale, opens with a fill its buyer partly resells, so the
+    -- open markets always carry a sell of a bought position (the average-cost lens realizes it)
+    (c = 5 and t = 0 and a = 0) as open_resale,
+    toUInt8(multiIf(open_resale, {FILL}, h % 100 < 45, {FILL}, h % 100 < 75, {MINT}, {SPLIT_SELL})) as kind,
     toUInt8(cityHash64(h, 1) % n) as outcome,
     toInt64(pow(10, 2 + 3.3 * ((cityHash64(h, 2) % 1000000) / 1000000))) as drawn_cents,
     -- a third of the sizes are whole shares
@@ -135,8 +138,11 @@ select
     toInt64(1 + cityHash64(h, 4) % 99) as price_cents,
     toUInt32(cityHash64(h, 5) % kw) as maker,
     toUInt32((t + 1 + cityHash64(h, 6) % (traders - 1)) % traders) as partner,
-    toUInt8(cityHash64(h, 7) % 100 < multiIf(kind = {FILL}, 40, kind = {MINT}, 30, 50)) as follow_up,
-    greatest(1, intDiv(shares_cents * (10 + cityHash64(h, 8) % 91), 100)) as follow_cents,
+    toUInt8(open_resale or cityHash64(h, 7) % 100 < multiIf(kind = {FILL}, 40, kind = {MINT}, 30, 50))
+        as follow_up,
+    -- a partial resale for the pinned one (10-90%), 10-100% otherwise
+    greatest(1, intDiv(shares_cents * (10 + cityHash64(h, 8) % if(open_resale, 81, 91)), 100))
+        as follow_cents,
     toInt64(1 + cityHash64(h, 9) % 99) as follow_price_cents,
     toUInt32(cityHash64(h, 10) % (traders - n + 1)) as group_offset,
     {_prices(11)} as mint_prices,

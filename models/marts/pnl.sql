@@ -27,6 +27,104 @@ priced as (
     from flows
 ),
 
+{#- var avg_cost_lens (default true): `make bench` compiles Step D without the lens to time its share. -#}
+{% if var('avg_cost_lens', true) %}
+{#- The average-cost lens (docs/domain.md section 8), replayed per (wallet, condition, outcome) in
+    block_time, flow_id order. Integers keep it exact: shares in micro-shares and cash in pico-USD
+    as Int128, products in Int256. Valid inputs are at most 1e15 (section 7), so a position would
+    need over 1e11 flows to reach Int128's 1.7e38. The flows come back out of the replay with every
+    column final reads (avg_cost_priced): joining the lens back onto `priced` cost more than the
+    lens itself. -#}
+avg_cost_legs as (
+    select
+        *,
+        toInt128(delta_shares * 1000000) as delta_micro,
+        -- c * q of the whole leg: the row's usd_value (its cash without the fee; the lens ignores
+        -- fees), and for a REDEEM q * p_i
+        if(flow_type = 'REDEEM' and is_resolved = 1,
+           toInt128(intDiv(toInt256(-delta_micro) * 1000000 * payout_numerator, greatest(payout_denominator, 1))),
+           toInt128(abs(cash_usd + fee_usd) * 1000000) * 1000000) as value_pico
+    from priced
+),
+
+avg_cost_replayed as (
+    select
+        batch_key,
+        condition_id,
+        wallet_address,
+        outcome_index,
+        -- the flows' other columns ride along, so the rows come back out of the replay with no join
+        arraySort(groupArray((block_time, flow_id, flow_type, delta_micro, value_pico, market_id,
+                              outcome_count, delta_shares, cash_usd, fee_usd, is_resolved, flow_pnl))) as legs,
+        legs.4 as deltas,
+        legs.5 as leg_values,
+        -- the amount held after each leg; a sell takes q' = min(q, amount), so it never goes below 0
+        arrayCumSumNonNegative(deltas) as amounts,
+        arrayPushFront(arrayPopBack(amounts), toInt128(0)) as amounts_before,
+        arrayMap((d, a, b) -> if(d > 0, toInt128(0), b - a), deltas, amounts, amounts_before) as sold,
+        -- the average price (x 1e18) after each leg: only buys and splits move it, and they are the
+        -- one step that needs the previous state; prices are in [0, 1], so it fits Int64
+        arrayPopFront(arrayFold(
+            (acc, d, b, v) -> arrayPushBack(acc, if(d > 0,
+                toInt64(intDiv(toInt256(acc[-1]) * b + toInt256(v) * 1000000000000, greatest(b + d, 1))), acc[-1])),
+            deltas, amounts_before, leg_values, [toInt64(0)])) as avg_prices_e18,
+        -- a sell that empties the position takes the rest of the cost basis, so a closed position
+        -- realizes exactly its cash: sum(proceeds) - sum(cost)
+        arrayMap((s, a) -> s > 0 and a = 0, sold, amounts) as closes,
+        arrayMap((s, g) -> toInt128(intDiv(toInt256(s) * g, 1000000000000)), sold, avg_prices_e18) as sold_at_avg,
+        -- the cost basis running total (leading 0), and its value at the latest close
+        arrayPushFront(arrayCumSum(arrayMap((d, v, c, r) -> if(d > 0, v, if(c, toInt128(0), -r)),
+            deltas, leg_values, closes, sold_at_avg)), toInt128(0)) as cost_running,
+        arrayFill((r, c) -> c, cost_running, arrayPushFront(closes, true)) as cost_at_close,
+        -- the change of the cost basis (amount * avg_price): + the leg's value for a buy or split,
+        -- - q' * avg_price for a sell, the rest of the basis for the sell that empties the position
+        arrayMap((d, v, c, r, i) -> if(d > 0, v, if(c, cost_at_close[i] - cost_running[i], -r)),
+            deltas, leg_values, closes, sold_at_avg, arrayEnumerate(deltas)) as basis_changes,
+        arrayMap((d, s) -> if(d > 0, d, -s), deltas, sold) as amount_changes,
+        -- q' * c - the cost of the q' tokens; q' * c is the leg's whole value unless clamped
+        arrayMap((d, v, s, b) -> if(d > 0, toInt128(0), if(s = -d, v, toInt128(intDiv(toInt256(v) * s, -d))) + b),
+            deltas, leg_values, sold, basis_changes) as realized_pico
+    from avg_cost_legs
+    group by batch_key, condition_id, wallet_address, outcome_index
+),
+
+avg_cost_priced as (
+    select
+        batch_key,
+        condition_id,
+        wallet_address,
+        outcome_index,
+        block_time,
+        flow_id,
+        flow_type,
+        market_id,
+        outcome_count,
+        delta_shares,
+        cash_usd,
+        fee_usd,
+        is_resolved,
+        flow_pnl,
+        toDecimal128(toDecimal256(realized, 12) / 1000000000000, 12) as avg_cost_realized_usd,
+        toDecimal128(toDecimal256(amount_change, 6) / 1000000, 6) as avg_cost_shares,
+        toDecimal128(toDecimal256(basis_change, 12) / 1000000000000, 12) as avg_cost_basis_usd
+    from avg_cost_replayed
+    array join
+        legs.1 as block_time,
+        legs.2 as flow_id,
+        legs.3 as flow_type,
+        legs.6 as market_id,
+        legs.7 as outcome_count,
+        legs.8 as delta_shares,
+        legs.9 as cash_usd,
+        legs.10 as fee_usd,
+        legs.11 as is_resolved,
+        legs.12 as flow_pnl,
+        realized_pico as realized,
+        amount_changes as amount_change,
+        basis_changes as basis_change
+),
+
+{% endif %}
 final as (
     select
         flow_id,
@@ -44,7 +142,12 @@ final as (
         if(is_resolved = 1, toDecimal128(round(flow_pnl, 12), 12), null) as realized_pnl_usd,
         batch_key,
         now64(3, 'UTC') as computed_at
-    from priced
+        {%- if var('avg_cost_lens', true) %},
+        avg_cost_realized_usd,
+        avg_cost_shares,
+        avg_cost_basis_usd
+        {%- endif %}
+    from {{ 'avg_cost_priced' if var('avg_cost_lens', true) else 'priced' }}
 )
 
 select * from final

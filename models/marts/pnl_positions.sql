@@ -9,6 +9,7 @@
 ) }}
 {{ guard_batched_build() }}
 
+{#- var avg_cost_lens (default true): `make bench` compiles Step D without the lens to time its share. -#}
 {#- One row per (wallet, condition) pair: its net position by outcome, its cash and its realized
     P&L, the sum of its flows' P&L from `pnl` (so trade P&L decomposes the pair exactly). -#}
 with flows as (
@@ -35,6 +36,17 @@ pairs as (
         {{ checked_sum('realized_pnl_usd', 12) }} as realized_pnl_sum,
         count() as num_flows,
         any(batch_key) as batch_key
+        {%- if var('avg_cost_lens', true) %},
+        -- the average-cost lens (docs/domain.md section 8), in this aggregation because a second
+        -- one over the flows costs more than the lens itself: the pair's realized P&L is the exact
+        -- sum of its flows', and per outcome the open amount and cost basis are the sums of the
+        -- flows' changes to them. Sums in Decimal256 cannot wrap; final narrows them with a check.
+        sum(toDecimal256(avg_cost_realized_usd, 12)) as avg_cost_realized_sum,
+        sumForEach(arrayMap(i -> if(i = outcome_index, toDecimal256(avg_cost_shares, 6), toDecimal256(0, 6)),
+                            range(toUInt16(outcome_index) + 1))) as open_amounts_seen,
+        sumForEach(arrayMap(i -> if(i = outcome_index, toDecimal256(avg_cost_basis_usd, 12), toDecimal256(0, 12)),
+                            range(toUInt16(outcome_index) + 1))) as open_basis_seen
+        {%- endif %}
     from flows
     group by wallet_address, condition_id
 ),
@@ -52,6 +64,15 @@ final as (
         num_flows,
         batch_key,
         now64(3, 'UTC') as computed_at
+        {%- if var('avg_cost_lens', true) %},
+        toDecimal128(avg_cost_realized_sum, 12) as avg_cost_realized_pnl_usd,
+        arrayResize(arrayMap(amount -> toDecimal128(amount, 6), open_amounts_seen),
+                    outcome_count, toDecimal128(0, 6)) as open_amounts,
+        -- the average price is the basis over the amount; 0 when nothing is open
+        arrayResize(arrayMap((basis, amount) -> toDecimal128(if(amount = 0, 0, basis / if(amount = 0, 1, amount)), 12),
+                             open_basis_seen, open_amounts_seen),
+                    outcome_count, toDecimal128(0, 12)) as avg_prices
+        {%- endif %}
     from pairs
 )
 
