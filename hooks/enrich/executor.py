@@ -25,7 +25,9 @@ from enrich.warehouse import quote_identifier, table
 
 def check_run(result: Any, expected: Sequence[str], what: str) -> None:
     """Raise unless dbt succeeded and ran every expected model successfully."""
-    statuses = {r.node.name: (str(r.status), r.message) for r in (result.result or [])}
+    # dbt's messages span lines (a contract table, a macro stack): one line for the operator
+    statuses = {r.node.name: (str(r.status), " ".join(str(r.message).split())[:600])
+                for r in (result.result or [])}
     failed = [f"{name}: {status} ({message})" for name, (status, message) in statuses.items()
               if status != "success"]
     missing = [name for name in expected if name not in statuses]

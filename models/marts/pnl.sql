@@ -128,7 +128,8 @@ avg_cost_priced as (
 final as (
     select
         flow_id,
-        flow_type,
+        -- the replay's arrays drop LowCardinality; the contract keeps it
+        toLowCardinality(flow_type) as flow_type,
         block_time,
         wallet_address,
         market_id,
