@@ -14,7 +14,8 @@ from enrich.errors import EnrichError
 def _cmd_load(args: argparse.Namespace, config: Config) -> int:
     from enrich import loader
 
-    summary = loader.load_directory(config, Path(args.directory), append=args.append)
+    summary = loader.load_directory(config, Path(args.directory), append=args.append,
+                                    allow_empty=args.allow_empty)
     print(summary.describe())
     return 0
 
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     load = commands.add_parser("load", help="load source tables from NAME.csv / NAME.parquet files in DIR")
     load.add_argument("directory", metavar="DIR")
     load.add_argument("--append", action="store_true", help="add the rows instead of replacing the tables")
+    load.add_argument("--allow-empty", action="store_true", help="let a file with no rows empty its table")
     load.set_defaults(handler=_cmd_load)
 
     seed = commands.add_parser("seed", help="generate a deterministic synthetic dataset as the source tables")
