@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import query, run_enrich
+from conftest import PROJECT_DIR, enrich_env, query, run_enrich
 
 DB = "polymarket"
 TABLES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
@@ -295,3 +300,135 @@ def test_parquet_nulls_are_errors_and_types_convert(tmp_path: Path) -> None:
     run_enrich(home, "load", str(files))
     loaded = rows(home, f"select condition_id, payout_numerators from {DB}.resolutions order by condition_id")
     assert loaded == [["c1", [1, 0]], ["c2", [0, 1]], ["c3", [1, 1]]]
+
+
+# -- the file travels from the client ---------------------------------------------------------
+
+# Runs `enrich` in this child process with every statement the embedded engine receives recorded
+# (the backend's two entry points into chDB), then writes them to argv[1] as JSON.
+RECORDER = """
+import json, sys
+from clickhouse_connect.driver._backend import chdb_backend
+from enrich import cli
+
+seen = []
+for name in ("_query_locked", "_open_stream"):
+    original = getattr(chdb_backend.ChdbBackend, name)
+    def record(self, sql, *args, _original=original, **kwargs):
+        seen.append(sql.decode("utf-8", "replace") if isinstance(sql, bytes) else sql)
+        return _original(self, sql, *args, **kwargs)
+    setattr(chdb_backend.ChdbBackend, name, record)
+codes = [cli.main(args) for args in json.loads(sys.argv[2])]
+with open(sys.argv[1], "w") as fh:
+    json.dump({"codes": codes, "statements": seen}, fh)
+"""
+
+
+def test_no_load_path_reads_client_files_through_the_engine(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    home = tmp_path / "home"
+    files = write_good_files(tmp_path / "in")
+    # Parquet takes its own path through the engine; CSV for the other tables.
+    (files / "resolutions.csv").unlink()
+    stamps = [datetime(2025, 4, 2, tzinfo=UTC), datetime(2025, 5, 2, tzinfo=UTC)]
+    pq.write_table(pa.table({
+        "condition_id": pa.array(["c1", "c2"]),
+        "payout_numerators": pa.array([[1, 0], [0, 0, 1]], pa.list_(pa.int64())),
+        "resolved_at": pa.array(stamps, pa.timestamp("ms", tz="UTC")),
+    }), files / "resolutions.parquet")
+    market = tmp_path / "dims" / "new_market.jsonl"
+    market.parent.mkdir()
+    market.write_text(json.dumps({"market_id": "m9", "condition_id": "c9", "question": "Q?", "category": "x",
+                                  "outcome_count": 2, "outcome_labels": ["Yes", "No"],
+                                  "end_date": "2025-06-01 00:00:00"}) + "\n")
+    record = tmp_path / "statements.json"
+    commands = [["--home", str(home), "load", str(files)],
+                ["--home", str(home), "dims", "--from", str(market)]]
+    proc = subprocess.run([sys.executable, "-c", RECORDER, str(record), json.dumps(commands)],
+                          cwd=PROJECT_DIR, env=enrich_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(record.read_text())
+    assert result["codes"] == [0, 0], proc.stdout + proc.stderr
+    statements = result["statements"]
+    assert any("raw" in s.lower() or "infile" in s.lower() for s in statements)  # the uploads were recorded
+    assert not [s for s in statements if re.search(r"\bfile\s*\(", s, re.IGNORECASE)]
+    # The engine never saw where the files are: nothing it received names their directories.
+    assert not [s for s in statements if str(files) in s or str(market.parent) in s]
+    state = checksums(home)
+    assert [state[name][0] for name in TABLES] == [3, 2, 3, 2]
+    assert rows(home, f"select market_id from {DB}.markets_dim where market_id = 'm9'") == [["m9"]]
+
+
+# -- issue 15: a load is all or nothing, across kills and faults ------------------------------
+
+def _changed_files(directory: Path) -> Path:
+    """The good dataset with one value changed in every table, so a mix of old and new shows."""
+    write_good_files(directory)
+    for mutate in (_replace("trades_raw.csv", ",100,60,", ",101,60,"),
+                   _replace("ctf_events.csv", "1,SPLIT,10,5", "1,SPLIT,11,5"),
+                   _replace("markets_dim.csv", b",weather,", b",climate,"),
+                   _replace("resolutions.csv", '"[1,0]"', '"[0,1]"')):
+        mutate(directory)
+    return directory
+
+
+def test_a_load_killed_between_its_exchanges_is_completed_by_the_next_command(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run_enrich(home, "load", str(write_good_files(tmp_path / "old")))
+    old = checksums(home)
+    new_files = _changed_files(tmp_path / "new")
+    expected_home = tmp_path / "expected"
+    run_enrich(expected_home, "load", str(new_files))
+    new = checksums(expected_home)
+    assert all(old[name] != new[name] for name in TABLES)
+
+    killed = run_enrich(home, "load", str(new_files), check=False,
+                        env=enrich_env(ENRICH_TEST_KILL_AT="load-exchange:1"))
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    mixed = checksums(home)
+    # Killed after the first exchange: one table is new, the others still old.
+    assert [mixed[name] == new[name] for name in TABLES] == [True, False, False, False]
+    assert [mixed[name] == old[name] for name in TABLES] == [False, True, True, True]
+
+    # The next command (here a load that fails on its own bad file) completes the interrupted one first.
+    bad = write_good_files(tmp_path / "bad")
+    _replace("trades_raw.csv", ",100,60,", ",xx,60,")(bad)
+    proc = run_enrich(home, "load", str(bad), check=False)
+    assert proc.returncode == 1 and "column shares" in proc.stderr, proc.stderr
+    assert checksums(home) == new
+    assert _leftover_tables(home) == []
+
+
+def test_a_seed_killed_between_its_exchanges_is_completed_by_the_next_command(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run_enrich(home, "load", str(write_good_files(tmp_path / "old")))
+    old = checksums(home)
+    expected_home = tmp_path / "expected"
+    run_enrich(expected_home, "seed", "--scale", "tiny")
+    seeded = checksums(expected_home)
+
+    killed = run_enrich(home, "seed", "--scale", "tiny", check=False,
+                        env=enrich_env(ENRICH_TEST_KILL_AT="load-exchange:2"))
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    mixed = checksums(home)
+    assert [mixed[name] == seeded[name] for name in TABLES] == [True, True, False, False]
+    assert [mixed[name] == old[name] for name in TABLES] == [False, False, True, True]
+
+    bad = write_good_files(tmp_path / "bad")
+    _replace("resolutions.csv", '"[1,0]"', '"[a,b]"')(bad)
+    proc = run_enrich(home, "load", str(bad), check=False)
+    assert proc.returncode == 1 and "column payout_numerators" in proc.stderr, proc.stderr
+    assert checksums(home) == seeded
+    assert _leftover_tables(home) == []
+
+
+def _leftover_tables(home: Path) -> list[str]:
+    """Scratch and helper tables of loads, and those dropped but not freed yet (a drop without SYNC
+    leaves their data until a later process opens the engine). dbt-clickhouse's own probe tables
+    (`__dbt_exchange_test_*`) are not the loader's."""
+    found = [r[0] for r in query(home, "select name from system.tables where database = {db:String} "
+                                       "and position(name, '__') > 0", {"db": DB})]
+    dropped = home / "chdb" / "metadata_dropped"
+    pending = [p.name for p in dropped.iterdir()] if dropped.is_dir() else []
+    return found + [name for name in pending if name.startswith(tuple(f"{DB}.{t}" for t in TABLES))]
