@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -432,3 +433,83 @@ def _leftover_tables(home: Path) -> list[str]:
     dropped = home / "chdb" / "metadata_dropped"
     pending = [p.name for p in dropped.iterdir()] if dropped.is_dir() else []
     return found + [name for name in pending if name.startswith(tuple(f"{DB}.{t}" for t in TABLES))]
+
+
+def _one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def test_an_empty_file_empties_a_table_only_when_asked(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    files = write_good_files(tmp_path / "in")
+    run_enrich(home, "load", str(files))
+    before = checksums(home)
+    header = (files / "trades_raw.csv").read_text().splitlines()[0]
+    (files / "trades_raw.csv").write_text(header + "\n")
+    message = _one_line_error(run_enrich(home, "load", str(files), check=False))
+    assert "trades_raw.csv" in message and "--allow-empty" in message and "(3 rows)" in message, message
+    assert checksums(home) == before
+
+    run_enrich(home, "load", str(files), "--allow-empty")
+    assert checksums(home) == {**before, "trades_raw": [0, 0]}
+    # Every replaced table's old copy was dropped with SYNC: nothing waits to be freed later.
+    assert _leftover_tables(home) == []
+
+
+def test_source_paths_that_are_not_readable_files(loaded_home: tuple[Path, dict], tmp_path: Path) -> None:
+    home, before = loaded_home
+    cases = {
+        # Readable here (root): refused for what it holds, which is not echoed back.
+        "shadow": lambda p: p.symlink_to("/etc/shadow"),
+        "fifo": lambda p: os.mkfifo(p),
+        "directory": lambda p: p.mkdir(),
+        "dangling": lambda p: p.symlink_to(tmp_path / "nowhere.csv"),
+        # A regular file by its mode whose read fails (EIO at offset 0)
+        "unreadable": lambda p: p.symlink_to("/proc/self/mem"),
+    }
+    expected = {"shadow": "none of the columns of trades_raw", "fifo": "not a regular file",
+                "directory": "not a regular file", "dangling": "cannot read", "unreadable": "cannot read"}
+    for case, make in cases.items():
+        files = write_good_files(tmp_path / case)
+        (files / "trades_raw.csv").unlink()
+        make(files / "trades_raw.csv")
+        message = _one_line_error(run_enrich(home, "load", str(files), check=False))
+        assert "trades_raw.csv" in message and expected[case] in message, (case, message)
+        assert "root:" not in message
+    assert checksums(home) == before
+
+
+def test_a_huge_value_gives_a_short_message(loaded_home: tuple[Path, dict], tmp_path: Path) -> None:
+    home, before = loaded_home
+    files = write_good_files(tmp_path / "in")
+    _replace("trades_raw.csv", ",100,60,", "," + "9" * 1_000_000 + ",60,")(files)
+    message = _one_line_error(run_enrich(home, "load", str(files), check=False))
+    assert len(message) < 1_000, message[:2_000]
+    assert f"line {_line_of(files, 'trades_raw.csv', b'999999')}" in message and "column shares" in message
+    assert "1,000,000 characters" in message
+    assert checksums(home) == before
+
+
+def test_a_bom_before_a_quoted_header_is_accepted(loaded_home: tuple[Path, dict], tmp_path: Path) -> None:
+    home, before = loaded_home
+    files = write_good_files(tmp_path / "in")
+    for name in ("trades_raw.csv", "resolutions.csv"):
+        path = files / name
+        header, rest = path.read_text().split("\n", 1)
+        quoted = ",".join(f'"{column}"' for column in header.split(","))
+        path.write_bytes(b"\xef\xbb\xbf" + (quoted + "\n" + rest).encode())
+    proc = run_enrich(home, "load", str(files))
+    assert any(line.split()[:2] == ["trades_raw", "3"] for line in proc.stdout.splitlines()), proc.stdout
+    assert checksums(home) == before
+
+
+def test_export_to_an_unwritable_path_is_one_line(loaded_home: tuple[Path, dict], tmp_path: Path) -> None:
+    home, _ = loaded_home
+    for out in ("/proc/self/x.csv", str(tmp_path / "file" / "x.csv")):
+        (tmp_path / "file").touch()
+        message = _one_line_error(run_enrich(home, "export", "trades_raw", "--out", out, check=False))
+        assert message.startswith(f"enrich: {out}: cannot write"), message
