@@ -9,7 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -513,3 +513,56 @@ def test_export_to_an_unwritable_path_is_one_line(loaded_home: tuple[Path, dict]
         (tmp_path / "file").touch()
         message = _one_line_error(run_enrich(home, "export", "trades_raw", "--out", out, check=False))
         assert message.startswith(f"enrich: {out}: cannot write"), message
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 20 MB file system of its own (tmpfs; needs root, as the test machines run)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def _write_incompressible_trades(directory: Path, rows: int) -> Path:
+    """The good dataset with a trades_raw.csv of ROWS random ids: far more than 20 MB, stored."""
+    write_good_files(directory)
+    header = TRADES.split("\n", 1)[0]
+    with (directory / "trades_raw.csv").open("w") as fh:
+        fh.write(header + "\n")
+        for i in range(rows):
+            h = os.urandom(24).hex()
+            fh.write(f"{h},0x{h},2025-03-01 01:21:08.552,{WALLET_A},m1,c1,0,BUY,{i}.5,40.05,0\n")
+    return directory
+
+
+@pytest.mark.reliability
+def test_disk_full_during_load_or_seed_is_one_line_and_changes_nothing(
+        small_disk: Path, tmp_path: Path) -> None:
+    home = small_disk / "home"
+    run_enrich(home, "load", str(write_good_files(tmp_path / "good")))
+    before = checksums(home)
+
+    big = _write_incompressible_trades(tmp_path / "big", 250_000)
+    message = _one_line_error(run_enrich(home, "load", str(big), check=False))
+    assert f"{home}" in message and "no space left on device" in message, message
+    assert checksums(home) == before
+    assert _leftover_tables(home) == []
+
+    # A seed into a disk that is already full.
+    filler = small_disk / "filler"
+    free = shutil.disk_usage(small_disk).free
+    filler.write_bytes(b"\0" * (free - 256 * 1024))
+    message = _one_line_error(run_enrich(home, "seed", "--scale", "tiny", check=False))
+    assert f"{home}" in message and "no space left on device" in message, message
+    filler.unlink()
+    assert checksums(home) == before
+    # With space back, the same home works: no state was left that blocks it.
+    run_enrich(home, "seed", "--scale", "tiny")
+    assert checksums(home)["trades_raw"][0] > 0
