@@ -8,13 +8,13 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_DIR, enrich_env, query, run_enrich
+from conftest import enrich_env, query, run_enrich
+from recorded import run_recorded
 
 DB = "polymarket"
 TABLES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
@@ -305,26 +305,6 @@ def test_parquet_nulls_are_errors_and_types_convert(tmp_path: Path) -> None:
 
 # -- the file travels from the client ---------------------------------------------------------
 
-# Runs `enrich` in this child process with every statement the embedded engine receives recorded
-# (the backend's two entry points into chDB), then writes them to argv[1] as JSON.
-RECORDER = """
-import json, sys
-from clickhouse_connect.driver._backend import chdb_backend
-from enrich import cli
-
-seen = []
-for name in ("_query_locked", "_open_stream"):
-    original = getattr(chdb_backend.ChdbBackend, name)
-    def record(self, sql, *args, _original=original, **kwargs):
-        seen.append(sql.decode("utf-8", "replace") if isinstance(sql, bytes) else sql)
-        return _original(self, sql, *args, **kwargs)
-    setattr(chdb_backend.ChdbBackend, name, record)
-codes = [cli.main(args) for args in json.loads(sys.argv[2])]
-with open(sys.argv[1], "w") as fh:
-    json.dump({"codes": codes, "statements": seen}, fh)
-"""
-
-
 def test_no_load_path_reads_client_files_through_the_engine(tmp_path: Path) -> None:
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
@@ -343,16 +323,10 @@ def test_no_load_path_reads_client_files_through_the_engine(tmp_path: Path) -> N
     market.write_text(json.dumps({"market_id": "m9", "condition_id": "c9", "question": "Q?", "category": "x",
                                   "outcome_count": 2, "outcome_labels": ["Yes", "No"],
                                   "end_date": "2025-06-01 00:00:00"}) + "\n")
-    record = tmp_path / "statements.json"
-    commands = [["--home", str(home), "load", str(files)],
-                ["--home", str(home), "dims", "--from", str(market)]]
-    proc = subprocess.run([sys.executable, "-c", RECORDER, str(record), json.dumps(commands)],
-                          cwd=PROJECT_DIR, env=enrich_env(), capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    result = json.loads(record.read_text())
-    assert result["codes"] == [0, 0], proc.stdout + proc.stderr
-    statements = result["statements"]
-    assert any("raw" in s.lower() or "infile" in s.lower() for s in statements)  # the uploads were recorded
+    statements = run_recorded(tmp_path, [["--home", str(home), "load", str(files)],
+                                         ["--home", str(home), "dims", "--from", str(market)]])
+    # the uploads were recorded: this engine takes an INSERT's body from a temporary copy
+    assert any("from infile" in s.lower() for s in statements)
     assert not [s for s in statements if re.search(r"\bfile\s*\(", s, re.IGNORECASE)]
     # The engine never saw where the files are: nothing it received names their directories.
     assert not [s for s in statements if str(files) in s or str(market.parent) in s]
