@@ -7,6 +7,7 @@ seed leaves the previous contents untouched.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from itertools import accumulate
@@ -53,6 +54,14 @@ SCALES = {
                  pairs=1_369_310, size_min=7, size_scale=10.0, size_cap=300, mean_extra_actions=2.1),
 }
 MAX_MAKERS = 3
+
+# seed_sql's working tables, `create table $s.X engine = MergeTree order by K` with a column list or
+# `as <select>`: created through Ddl (ON CLUSTER and Replicated on a cluster target) and, for the
+# second form, filled by an INSERT of the select, so that on a cluster the select runs once.
+_CREATE = re.compile(r"\s*create table \$s\.(?P<name>\w+) \((?P<columns>.*)\)\s*engine = MergeTree "
+                     r"order by (?P<order>[^\n]+)\s*", re.S)
+_CREATE_AS = re.compile(r"\s*create table \$s\.(?P<name>\w+) engine = MergeTree order by (?P<order>.+?) as\n"
+                        r"(?P<select>.*)", re.S)
 
 
 @dataclass(frozen=True)
@@ -121,11 +130,27 @@ def generate(ddl: Ddl, scale: Scale, seed: int) -> None:
     threads = client.query("select getSetting('max_threads')").result_rows[0][0]
     settings = {"max_insert_threads": int(threads)}
 
-    def run(statement: str) -> None:
+    def bound(statement: str) -> tuple[str, dict[str, Any] | None]:
         sql = _sql(statement, database)
         # Without a {name:Type} placeholder the client falls back to %-formatting, which `%` breaks.
-        used = {name: value for name, value in parameters.items() if f"{{{name}:" in sql}
-        client.command(sql, parameters=used or None, settings=settings)
+        return sql, {name: value for name, value in parameters.items() if f"{{{name}:" in sql} or None
+
+    def run(statement: str) -> None:
+        if created := _CREATE.fullmatch(statement):
+            ddl.create_table(created["name"], created["columns"], "MergeTree", created["order"],
+                             if_not_exists=False, database=scratch)
+            return
+        if created := _CREATE_AS.fullmatch(statement):
+            sql, used = bound(f"describe ({created['select']})")
+            columns = [f"{quote_identifier(name)} {type_}" for name, type_, *_ in
+                       client.query(sql, parameters=used).result_rows]
+            ddl.create_table(created["name"], ", ".join(columns), "MergeTree", created["order"],
+                             if_not_exists=False, database=scratch)
+            statement = f"insert into $s.{quote_identifier(created['name'])}\n{created['select']}"
+        elif statement.lstrip().lower().startswith(("create", "drop", "alter", "rename", "exchange")):
+            raise EnrichError(f"seed_sql has DDL seed.py does not render for the target: {statement[:80]!r}")
+        sql, used = bound(statement)
+        client.command(sql, parameters=used, settings=settings)
 
     ddl.drop_database(scratch)
     try:
