@@ -197,7 +197,9 @@ class StagedFile:
     """A source file ready to parse: its columns, and for Parquet its bytes in the warehouse."""
 
     source: SourceFile
-    # the file's column names in its order, with their types in the file (String for text formats)
+    # the file's column names in its order (a name may repeat: check_header says so)
+    names: list[str]
+    # their types in the file (every value of a text format is its text)
     types: dict[str, str]
     # the table holding a Parquet file's bytes: Parquet is read from its footer, so it is uploaded
     # whole once and read from there, and its schema is the engine's reading of it
@@ -210,7 +212,8 @@ class StagedFile:
 def staged_file(ddl: Ddl, source: SourceFile, base: str) -> Iterator[StagedFile]:
     """SOURCE, staged for `check_header` and `parse_into`; helper tables are named BASE__*."""
     if source.format != "Parquet":
-        yield StagedFile(source, {name: "String" for name in _text_header(source)}, None, base)
+        names = _text_header(source)
+        yield StagedFile(source, names, dict.fromkeys(names, "String"), None, base)
         return
     blob = f"{base}__blob"
     ddl.drop_table(blob)
@@ -222,7 +225,8 @@ def staged_file(ddl: Ddl, source: SourceFile, base: str) -> Iterator[StagedFile]
             raise EnrichError(f"{source.label}: cannot read: {_first_line(failure.message)}") from None
         described = _run(ddl.client, source, f"describe format(Parquet, (select data from "
                                               f"{table(ddl.database, blob)}))")
-        yield StagedFile(source, {row[0]: row[1] for row in described}, blob, base)
+        yield StagedFile(source, [row[0] for row in described], {row[0]: row[1] for row in described},
+                         blob, base)
     finally:
         ddl.drop_table(blob)
 
@@ -238,7 +242,7 @@ def _text_header(source: SourceFile) -> list[str]:
 
 def check_header(staged: StagedFile, columns: list[Column]) -> None:
     """The file's columns must be exactly the table's, in any order."""
-    names = list(staged.types)
+    names = staged.names
     where = "schema" if staged.source.format == "Parquet" else "line 1"
     expected = [c.name for c in columns]
     if names and not set(names) & set(expected):

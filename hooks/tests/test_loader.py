@@ -168,6 +168,8 @@ BAD_INPUTS = [
     ("missing-column", _drop_fee_column, "trades_raw.csv", None, ["line 1", "missing column(s) fee_usd"]),
     ("extra-column", _replace("resolutions.csv", "resolved_at\n", "resolved_at,note\n"), "resolutions.csv",
      None, ["line 1", "unexpected column(s) note"]),
+    ("duplicate-column", _replace("resolutions.csv", "resolved_at\n", "resolved_at,condition_id\n"),
+     "resolutions.csv", None, ["line 1", "duplicate column(s) condition_id"]),
     ("unparsable-decimal", _replace("trades_raw.csv", ",100,60,", ",xx,60,"), "trades_raw.csv", b",xx,",
      ["column shares", "cannot parse 'xx' as Decimal(38, 6)"]),
     ("seventh-decimal", _replace("trades_raw.csv", ",100,60,", ",1.1234567,60,"), "trades_raw.csv",
