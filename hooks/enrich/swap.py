@@ -52,7 +52,9 @@ def commit(client: Client, ddl: Ddl, names: list[str]) -> None:
         if _READY.match(comments.get(name, "")):
             ddl.comment(name, _loaded(comments[name]))
     mark = f"load {uuid.uuid4().hex[:16]} ready: {','.join(names)}"
-    for name in names:
+    for position, name in enumerate(names):
+        if position:
+            killpoints.reached("load-mark")
         ddl.comment(scratch_name(name), mark)
     _finish(client, ddl, mark)
 

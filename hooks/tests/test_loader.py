@@ -350,53 +350,40 @@ def _changed_files(directory: Path) -> Path:
     return directory
 
 
-def test_a_load_killed_between_its_exchanges_is_completed_by_the_next_command(tmp_path: Path) -> None:
+@pytest.mark.reliability
+@pytest.mark.parametrize(("command", "kill_at", "exchanges_made"), [
+    # between two exchanges: the swap had committed, the next command completes it
+    ("load", "load-exchange:1", 1), ("seed", "load-exchange:2", 2),
+    # between marking two scratch tables ready: not committed, the next command drops the scratch
+    ("load", "load-mark:1", 0),
+])
+def test_a_swap_killed_midway_is_completed_or_undone_by_the_next_command(
+        tmp_path: Path, command: str, kill_at: str, exchanges_made: int) -> None:
     home = tmp_path / "home"
     run_enrich(home, "load", str(write_good_files(tmp_path / "old")))
     old = checksums(home)
-    new_files = _changed_files(tmp_path / "new")
+    args = (["load", str(_changed_files(tmp_path / "new"))] if command == "load"
+            else ["seed", "--scale", "tiny"])
     expected_home = tmp_path / "expected"
-    run_enrich(expected_home, "load", str(new_files))
+    run_enrich(expected_home, *args)
     new = checksums(expected_home)
     assert all(old[name] != new[name] for name in TABLES)
 
-    killed = run_enrich(home, "load", str(new_files), check=False,
-                        env=enrich_env(ENRICH_TEST_KILL_AT="load-exchange:1"))
+    killed = run_enrich(home, *args, check=False, env=enrich_env(ENRICH_TEST_KILL_AT=kill_at))
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     mixed = checksums(home)
-    # Killed after the first exchange: one table is new, the others still old.
-    assert [mixed[name] == new[name] for name in TABLES] == [True, False, False, False]
-    assert [mixed[name] == old[name] for name in TABLES] == [False, True, True, True]
+    # Killed after EXCHANGES_MADE exchanges: those tables are new, the others still old.
+    swapped = [position < exchanges_made for position in range(len(TABLES))]
+    assert [mixed[name] == new[name] for name in TABLES] == swapped
+    assert [mixed[name] == old[name] for name in TABLES] == [not s for s in swapped]
+    assert mixed["scratch"] > 0
 
-    # The next command (here a load that fails on its own bad file) completes the interrupted one first.
+    # The next command (here a load that fails on its own bad file) resolves the interrupted one first.
     bad = write_good_files(tmp_path / "bad")
     _replace("trades_raw.csv", ",100,60,", ",xx,60,")(bad)
     proc = run_enrich(home, "load", str(bad), check=False)
     assert proc.returncode == 1 and "column shares" in proc.stderr, proc.stderr
-    assert checksums(home) == new
-    assert _leftover_tables(home) == []
-
-
-def test_a_seed_killed_between_its_exchanges_is_completed_by_the_next_command(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    run_enrich(home, "load", str(write_good_files(tmp_path / "old")))
-    old = checksums(home)
-    expected_home = tmp_path / "expected"
-    run_enrich(expected_home, "seed", "--scale", "tiny")
-    seeded = checksums(expected_home)
-
-    killed = run_enrich(home, "seed", "--scale", "tiny", check=False,
-                        env=enrich_env(ENRICH_TEST_KILL_AT="load-exchange:2"))
-    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
-    mixed = checksums(home)
-    assert [mixed[name] == seeded[name] for name in TABLES] == [True, True, False, False]
-    assert [mixed[name] == old[name] for name in TABLES] == [False, False, True, True]
-
-    bad = write_good_files(tmp_path / "bad")
-    _replace("resolutions.csv", '"[1,0]"', '"[a,b]"')(bad)
-    proc = run_enrich(home, "load", str(bad), check=False)
-    assert proc.returncode == 1 and "column payout_numerators" in proc.stderr, proc.stderr
-    assert checksums(home) == seeded
+    assert checksums(home) == (new if exchanges_made else old)
     assert _leftover_tables(home) == []
 
 
