@@ -23,7 +23,8 @@ from enrich.errors import EnrichError, ExitCode
 def _cmd_load(args: argparse.Namespace, config: Config) -> int:
     from enrich import loader
 
-    summary = loader.load_directory(config, Path(args.directory), append=args.append)
+    summary = loader.load_directory(config, Path(args.directory), append=args.append,
+                                    allow_empty=args.allow_empty)
     print(summary.describe())
     return 0
 
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     load = command("load", _cmd_load, "load source tables from NAME.csv / NAME.parquet files in DIR")
     load.add_argument("directory", metavar="DIR")
     load.add_argument("--append", action="store_true", help="add the rows instead of replacing the tables")
+    load.add_argument("--allow-empty", action="store_true", help="let a file with no rows empty its table")
 
     seed = command("seed", _cmd_seed, "generate a deterministic synthetic dataset as the source tables")
     seed.add_argument("--scale", choices=["tiny", "reference", "10x"], default="reference")

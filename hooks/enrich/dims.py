@@ -1,9 +1,9 @@
 """`enrich dims`: the markets gate 1 reports, and merging market rows into markets_dim.
 
 --missing runs gate 1 itself (its SQL lives once, in tests/gates/) and lists its stored failures.
---from merges a file standing for the market API: parsed and checked by the loader's functions
-into a scratch table, then the merged table is swapped in with EXCHANGE TABLES, so a bad file or
-a failure leaves markets_dim as it was.
+--from merges a file standing for the market API: sent from this process and checked by the
+loader's functions into a scratch table, then the merged table is swapped in with EXCHANGE TABLES,
+so a bad file or a failure leaves markets_dim as it was.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
-from enrich import loader
+from enrich import loader, space
 from enrich.config import Config
 from enrich.dbtsession import DbtError, DbtSession
+from enrich.ddl import Ddl
 from enrich.errors import EnrichError
 from enrich.loader import Column, SourceFile
 from enrich.warehouse import connect, resolve_target, table
@@ -79,56 +80,70 @@ def merge_file(config: Config, path: Path) -> MergeSummary:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise EnrichError(f"{path}: unknown format; use .csv, .parquet or .jsonl")
-    if not path.is_file():
+    if not (path.exists() or path.is_symlink()):
         raise EnrichError(f"{path}: no such file")
-    source = SourceFile(DIM_TABLE, path.resolve(), fmt)
+    loader.check_readable(path)
+    source = SourceFile(DIM_TABLE, path.absolute(), fmt)
     DbtSession(config).run_operation("create_sources")
     target = resolve_target(config)
     client = connect(target)
+    ddl = Ddl.for_target(client, target)
     database = target.database
     columns = loader.table_columns(client, database, DIM_TABLE)
     incoming, merged = f"{DIM_TABLE}__incoming", f"{DIM_TABLE}__merged"
-    try:
-        if fmt == "JSONEachRow":
-            _check_json_keys(client, source, columns)
-        else:
-            loader.check_header(client, source, columns)
-        _create_like(client, database, incoming)
+    with space.reported(target):
         try:
-            loader.parse_into(client, source, database, incoming, columns)
-        except EnrichError as ex:
-            # one JSON object per line: the loader's "row N" is line N of the file
-            message = str(ex).replace(f"{source.label}: row ", f"{source.label}: line ", 1)
-            raise EnrichError(_JSON_KEY.sub(r"\1, column \3: \2", message, count=1)) from None
-        _check_unique(client, database, incoming, source)
-        added, changed, unchanged = _classify(client, database, incoming)
-        if added or changed:
-            _create_like(client, database, merged)
-            client.command(f"insert into {table(database, merged)} select * from {table(database, DIM_TABLE)}"
-                           " where market_id not in {ids:Array(String)}", parameters={"ids": changed})
-            client.command(f"insert into {table(database, merged)} select distinct * from "
-                           f"{table(database, incoming)} where market_id in {{ids:Array(String)}}",
-                           parameters={"ids": added + changed})
-            client.command(f"exchange tables {table(database, DIM_TABLE)} and {table(database, merged)}")
-    finally:
-        for name in (incoming, merged):
-            client.command(f"drop table if exists {table(database, name)}")
+            with loader.staged_file(ddl, source, incoming) as staged:
+                if fmt == "JSONEachRow":
+                    _check_json_keys(ddl, source, columns)
+                else:
+                    loader.check_header(staged, columns)
+                _create_like(ddl, incoming)
+                try:
+                    loader.parse_into(ddl, staged, incoming, columns)
+                except EnrichError as ex:
+                    # one JSON object per line: the loader's "row N" is line N of the file
+                    message = str(ex).replace(f"{source.label}: row ", f"{source.label}: line ", 1)
+                    raise EnrichError(_JSON_KEY.sub(r"\1, column \3: \2", message, count=1)) from None
+            _check_unique(client, database, incoming, source)
+            added, changed, unchanged = _classify(client, database, incoming)
+            if added or changed:
+                _create_like(ddl, merged)
+                client.command(f"insert into {table(database, merged)} select * from "
+                               f"{table(database, DIM_TABLE)} where market_id not in {{ids:Array(String)}}",
+                               parameters={"ids": changed})
+                client.command(f"insert into {table(database, merged)} select distinct * from "
+                               f"{table(database, incoming)} where market_id in {{ids:Array(String)}}",
+                               parameters={"ids": added + changed})
+                ddl.exchange(DIM_TABLE, merged)
+        finally:
+            for name in (incoming, merged):
+                ddl.drop_table(name)
     return MergeSummary(len(added), len(changed), len(unchanged))
 
 
-def _create_like(client: Client, database: str, name: str) -> None:
-    client.command(f"drop table if exists {table(database, name)}")
-    client.command(f"create table {table(database, name)} as {table(database, DIM_TABLE)}")
+def _create_like(ddl: Ddl, name: str) -> None:
+    ddl.drop_table(name)
+    ddl.create_table_like(name, DIM_TABLE)
 
 
-def _check_json_keys(client: Client, source: SourceFile, columns: list[Column]) -> None:
+def _check_json_keys(ddl: Ddl, source: SourceFile, columns: list[Column]) -> None:
     """Every line must be an object with exactly the table's keys: ClickHouse would skip others."""
     expected = sorted(c.name for c in columns)
-    rows = client.query(
-        "select _row_number, JSONExtractKeys(line), line from file({path:String}, 'LineAsString')"
-        " where arraySort(JSONExtractKeys(line)) != {expected:Array(String)} order by _row_number limit 1",
-        parameters={"path": str(source.path), "expected": expected},
-    ).result_rows
+    lines = f"{DIM_TABLE}__incoming__lines"
+    ddl.drop_table(lines)
+    ddl.create_table(lines, f"line String, {loader.ROW_COLUMN} UInt64 default rowNumberInAllBlocks()",
+                     "MergeTree", loader.ROW_COLUMN, if_not_exists=False)
+    try:
+        loader.upload_lines(ddl.client, source, table(ddl.database, lines))
+        rows = ddl.client.query(
+            f"select {loader.ROW_COLUMN}, JSONExtractKeys(line), line from {table(ddl.database, lines)}"
+            f" where arraySort(JSONExtractKeys(line)) != {{expected:Array(String)}}"
+            f" order by {loader.ROW_COLUMN} limit 1",
+            parameters={"expected": expected},
+        ).result_rows
+    finally:
+        ddl.drop_table(lines)
     if rows:
         line, keys, text = rows[0]
         where = f"{source.label}: line {int(line) + 1}"

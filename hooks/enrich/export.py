@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -35,13 +36,18 @@ def export_relation(config: Config, name: str, out: Path) -> int:
     relation = table(target.database, name)
     # Counted up front: the streamed bytes do not say how many rows they hold.
     rows = int(client.query(f"select count() from {relation}").result_rows[0][0])
-    out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         with client.raw_stream(f"select * from {relation}", fmt=fmt) as stream, partial.open("wb") as fh:
             for chunk in stream:
                 fh.write(chunk)
         os.replace(partial, out)
+    except OSError as ex:
+        # An operator's destination problem (read-only, full, not a directory): one line, no traceback.
+        reason = ex.strerror or type(ex).__name__
+        raise EnrichError(f"{out}: cannot write: {reason}; nothing was written") from None
     finally:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
     return rows

@@ -1,12 +1,16 @@
 """`enrich load`: the source tables from NAME.csv / NAME.parquet files, all of them or none.
 
-ClickHouse parses the files (`file()` table function), never Python row by row. Every file is
-parsed into a scratch table first; the real tables are swapped only when all of them parsed, so
-a bad file leaves the warehouse exactly as it was.
+The files travel from this process to the warehouse in INSERT bodies, and ClickHouse parses them,
+never Python row by row. The engine never opens a client path: on a server that would be the
+server's disk, and ClickHouse Cloud has no `file()` at all. Every file is parsed into a scratch
+table first; the tables are swapped in (`enrich.swap`) only when all of them parsed, so a bad file
+leaves the warehouse exactly as it was, and a kill leaves a swap the next command completes.
 
 Decisions:
 - A column the table does not have is an error (its values would be silently dropped).
 - `ctf_events` is optional: absent, it is emptied on replace and left alone on append.
+- A file holding no rows does not replace a table holding some without `--allow-empty`: a
+  truncated export must not silently empty the warehouse.
 - Values that parse but break the contract (shares <= 0, duplicates, ...) load as they are; the
   dbt models quarantine them. Strings are bytes to ClickHouse: non-UTF-8 text loads unchanged
   and is judged by the models, like any other odd id.
@@ -19,21 +23,28 @@ from __future__ import annotations
 
 import csv
 import re
+import stat
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from clickhouse_connect.driver.client import Client
 
+from enrich import space, swap
 from enrich.config import Config
 from enrich.dbtsession import DbtSession
+from enrich.ddl import Ddl
 from enrich.errors import EnrichError
+from enrich.swap import SOURCE_TABLES
 from enrich.warehouse import connect, quote_identifier, resolve_target, table
 
-SOURCE_TABLES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
 OPTIONAL_TABLES = frozenset({"ctf_events"})
 FORMATS = {".csv": "CSVWithNames", ".parquet": "Parquet"}
-SCRATCH_SUFFIX = "__load"
+BOM = b"\xef\xbb\xbf"
+_CHUNK = 1 << 20
 
 # Nothing may be skipped or defaulted while parsing; the files are the whole truth.
 STRICT_SETTINGS = {
@@ -47,10 +58,16 @@ STRICT_SETTINGS = {
     "input_format_csv_enum_as_number": 0,
     "input_format_parquet_allow_missing_columns": 0,
     "input_format_with_names_use_header": 1,
-    # One parser reading the file in order, so "(at row N)" and `_row_number` are file rows.
+    # One parser reading the file in order, so "(at row N)" and the row numbers are file rows.
     "input_format_parallel_parsing": 0,
+    "input_format_parquet_preserve_order": 1,
     "max_threads": 1,
 }
+# An upload is one statement: a replicated table must not drop a block equal to an earlier one,
+# and the rows must be in the table when the INSERT returns.
+UPLOAD_SETTINGS = {**STRICT_SETTINGS, "insert_deduplicate": 0, "async_insert": 0}
+# The file's row number, 0-based, given by the engine as the rows of one upload arrive in order.
+ROW_COLUMN = "_row"
 
 
 @dataclass(frozen=True)
@@ -76,45 +93,63 @@ class LoadSummary:
     rows: dict[str, int] = field(default_factory=dict)
     untouched: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    recovered: str | None = None
 
     def describe(self) -> str:
-        lines = [f"{self.mode}: {sum(self.rows.values())} rows in {self.seconds:.1f}s"]
+        lines = [f"note: {self.recovered}"] if self.recovered else []
+        lines += [f"{self.mode}: {sum(self.rows.values())} rows in {self.seconds:.1f}s"]
         lines += [f"  {name:<12} {count:>10} rows" for name, count in self.rows.items()]
         lines += [f"  {name:<12} no file, left as it was" for name in self.untouched]
         return "\n".join(lines)
 
 
-def load_directory(config: Config, directory: Path, append: bool = False) -> LoadSummary:
+def load_directory(config: Config, directory: Path, append: bool = False,
+                   allow_empty: bool = False) -> LoadSummary:
     """Load every source file in DIRECTORY; replace the tables, or add to them with `append`."""
     started = time.monotonic()
     files = find_source_files(directory)
     DbtSession(config).run_operation("create_sources")
     target = resolve_target(config)
     client = connect(target)
+    ddl = Ddl.for_target(client, target)
     database = target.database
-    columns = {name: table_columns(client, database, name) for name in SOURCE_TABLES}
-    for source in files.values():
-        check_header(client, source, columns[source.table])
-
     # Replacing with no ctf_events file empties the table: the directory is the whole dataset.
     swapped = [name for name in SOURCE_TABLES if name in files or not append]
     summary = LoadSummary(mode="append" if append else "replace",
                           untouched=[name for name in SOURCE_TABLES if name not in swapped])
-    try:
-        for name in swapped:
-            scratch = _prepare_scratch(client, database, name, keep_rows=append)
-            before = _count(client, database, scratch)
-            if name in files:
-                parse_into(client, files[name], database, scratch, columns[name])
-            summary.rows[name] = _count(client, database, scratch) - before
-        for name in swapped:
-            client.command(f"exchange tables {table(database, name)} and "
-                           f"{table(database, name + SCRATCH_SUFFIX)}")
-    finally:
-        for name in swapped:
-            client.command(f"drop table if exists {table(database, name + SCRATCH_SUFFIX)}")
+    with space.reported(target):
+        summary.recovered = swap.recover_interrupted_load(client, ddl)
+        columns = {name: table_columns(client, database, name) for name in SOURCE_TABLES}
+        try:
+            with ExitStack() as stack:
+                staged = {name: stack.enter_context(staged_file(ddl, source, swap.scratch_name(name)))
+                          for name, source in files.items()}
+                for name, file in staged.items():
+                    check_header(file, columns[name])
+                for name in swapped:
+                    scratch = swap.prepare(ddl, name)
+                    if append:
+                        client.command(f"insert into {table(database, scratch)} "
+                                       f"select * from {table(database, name)}")
+                    summary.rows[name] = (parse_into(ddl, staged[name], scratch, columns[name])
+                                          if name in staged else 0)
+            if not append and not allow_empty:
+                _refuse_emptying(client, database, files, summary.rows)
+            swap.commit(client, ddl, swapped)
+        except BaseException:
+            # Drops what was not committed, completes what was.
+            swap.recover_interrupted_load(client, ddl)
+            raise
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _refuse_emptying(client: Client, database: str, files: dict[str, SourceFile],
+                     rows: dict[str, int]) -> None:
+    for name, source in files.items():
+        if rows[name] == 0 and (current := _count(client, database, name)) > 0:
+            raise EnrichError(f"{source.label}: no rows, and loading it would empty {name} ({current} rows); "
+                              "pass --allow-empty to do that")
 
 
 def find_source_files(directory: Path) -> dict[str, SourceFile]:
@@ -123,15 +158,29 @@ def find_source_files(directory: Path) -> dict[str, SourceFile]:
     found: dict[str, SourceFile] = {}
     for name in SOURCE_TABLES:
         candidates = [directory / f"{name}{suffix}" for suffix in FORMATS]
-        present = [path for path in candidates if path.is_file()]
+        present = [path for path in candidates if path.exists() or path.is_symlink()]
         if len(present) > 1:
             raise EnrichError(f"{directory}: both {present[0].name} and {present[1].name}; keep one")
         if present:
-            path = present[0].resolve()
+            # Not resolved: the file keeps the name that says which table it is for.
+            path = present[0].absolute()
+            check_readable(path)
             found[name] = SourceFile(name, path, FORMATS[path.suffix])
         elif name not in OPTIONAL_TABLES:
             raise EnrichError(f"{directory}: missing {name}.csv (or {name}.parquet)")
     return found
+
+
+def check_readable(path: Path) -> None:
+    """A regular file this process can read (a symlink counts as what it points to)."""
+    try:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise EnrichError(f"{path}: not a regular file")
+        with path.open("rb") as fh:
+            fh.read(1)
+    except OSError as ex:
+        raise EnrichError(f"{path}: cannot read: {ex.strerror or type(ex).__name__}") from None
 
 
 def table_columns(client: Client, database: str, name: str) -> list[Column]:
@@ -143,43 +192,144 @@ def table_columns(client: Client, database: str, name: str) -> list[Column]:
     return [Column(n, t) for n, t in rows]
 
 
-def check_header(client: Client, source: SourceFile, columns: list[Column]) -> None:
+@dataclass(frozen=True)
+class StagedFile:
+    """A source file ready to parse: its columns, and for Parquet its bytes in the warehouse."""
+
+    source: SourceFile
+    # the file's column names in its order (a name may repeat: check_header says so)
+    names: list[str]
+    # their types in the file (every value of a text format is its text)
+    types: dict[str, str]
+    # the table holding a Parquet file's bytes: Parquet is read from its footer, so it is uploaded
+    # whole once and read from there, and its schema is the engine's reading of it
+    blob: str | None
+    # prefix of helper tables the parse creates
+    base: str
+
+
+@contextmanager
+def staged_file(ddl: Ddl, source: SourceFile, base: str) -> Iterator[StagedFile]:
+    """SOURCE, staged for `check_header` and `parse_into`; helper tables are named BASE__*."""
+    if source.format != "Parquet":
+        names = _text_header(source)
+        yield StagedFile(source, names, dict.fromkeys(names, "String"), None, base)
+        return
+    blob = f"{base}__blob"
+    ddl.drop_table(blob)
+    try:
+        ddl.create_table(blob, "data String", "MergeTree", "tuple()", if_not_exists=False)
+        try:
+            _upload(ddl.client, source, table(ddl.database, blob), "RawBLOB", ["data"])
+        except _ParseFailure as failure:
+            raise EnrichError(f"{source.label}: cannot read: {_first_line(failure.message)}") from None
+        described = _run(ddl.client, source, f"describe format(Parquet, (select data from "
+                                              f"{table(ddl.database, blob)}))")
+        yield StagedFile(source, [row[0] for row in described], {row[0]: row[1] for row in described},
+                         blob, base)
+    finally:
+        ddl.drop_table(blob)
+
+
+def _text_header(source: SourceFile) -> list[str]:
+    """The names in a text file's first record; utf-8-sig: a BOM before a quoted name is no part of it."""
+    if source.format == "JSONEachRow":
+        return []
+    with source.path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
+        names = next(csv.reader(fh), [])
+    return [n.strip() for n in names]
+
+
+def check_header(staged: StagedFile, columns: list[Column]) -> None:
     """The file's columns must be exactly the table's, in any order."""
-    if source.format == "Parquet":
-        described = _run(client, source, "describe file({path:String}, 'Parquet')")
-        names = [row[0] for row in described]
-        where = "schema"
-    else:
-        with source.path.open(newline="", encoding="utf-8", errors="replace") as fh:
-            names = next(csv.reader(fh), [])
-        names = [n.removeprefix("\ufeff").strip() for n in names]
-        where = "line 1"
+    names = staged.names
+    where = "schema" if staged.source.format == "Parquet" else "line 1"
     expected = [c.name for c in columns]
+    if names and not set(names) & set(expected):
+        # Not a header of this table at all; its text may be anything, so it is not echoed.
+        raise EnrichError(f"{staged.source.label}: {where}: none of the columns of {staged.source.table} "
+                          f"({', '.join(expected)})")
     problems = []
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
-        problems.append(f"duplicate column(s) {', '.join(duplicated)}")
+        problems.append(f"duplicate column(s) {', '.join(_bounded(n, _VALUE_CHARS) for n in duplicated)}")
     missing = [n for n in expected if n not in names]
     if missing:
         problems.append(f"missing column(s) {', '.join(missing)}")
     unknown = [n for n in names if n not in expected]
     if unknown:
-        problems.append(f"unexpected column(s) {', '.join(unknown)} (expected: {', '.join(expected)})")
+        shown = ", ".join(_bounded(n, _VALUE_CHARS) for n in unknown[:_SHOWN_NAMES])
+        more = " ..." if len(unknown) > _SHOWN_NAMES else ""
+        problems.append(f"unexpected column(s) {shown}{more} (expected: {', '.join(expected)})")
     if problems:
-        raise EnrichError(f"{source.label}: {where}: {'; '.join(problems)}")
+        raise EnrichError(f"{staged.source.label}: {where}: {'; '.join(problems)}")
 
 
-def parse_into(client: Client, source: SourceFile, database: str, scratch: str,
-               columns: list[Column]) -> None:
-    """Insert the parsed file into SCRATCH, or raise an error naming the file, line and column."""
+def parse_into(ddl: Ddl, staged: StagedFile, scratch: str, columns: list[Column]) -> int:
+    """Insert the parsed file into SCRATCH and return its row count, or raise an error naming the
+    file, line and column."""
+    client, source, database = ddl.client, staged.source, ddl.database
     structure = ", ".join(f"{quote_identifier(c.name)} {c.type}" for c in columns)
-    insert = (f"insert into {table(database, scratch)} "
-              f"select * from file({{path:String}}, {{format:String}}, {{structure:String}})")
+    before = _count(client, database, scratch)
+    text = f"{staged.base}__text"
     try:
-        _command(client, insert, {"path": str(source.path), "format": source.format, "structure": structure})
+        try:
+            if staged.blob is not None:
+                blob_sql = f"(select data from {table(database, staged.blob)})"
+                _command(client, f"insert into {table(database, scratch)} "
+                                 f"select * from format(Parquet, {{structure:String}}, {blob_sql})",
+                         {"structure": structure})
+                parsed = _count(client, database, scratch) - before
+                rows_sql = (f"(select rowNumberInAllBlocks() as {ROW_COLUMN}, * "
+                            f"from format(Parquet, {blob_sql}))")
+            else:
+                _upload(client, source, table(database, scratch), source.format)
+                parsed = _count(client, database, scratch) - before
+                # The raw text of every value, numbered in file order, for the second pass.
+                names = [c.name for c in columns]
+                ddl.drop_table(text)
+                ddl.create_table(text, ", ".join([f"{quote_identifier(n)} String" for n in names]
+                                                 + [f"{ROW_COLUMN} UInt64 default rowNumberInAllBlocks()"]),
+                                 "MergeTree", ROW_COLUMN, if_not_exists=False)
+                _upload(client, source, table(database, text), source.format, names)
+                uploaded = _count(client, database, text)
+                if uploaded != parsed:
+                    raise EnrichError(f"{source.label}: the upload was interrupted ({parsed} rows parsed, "
+                                      f"{uploaded} read back); run the command again")
+                rows_sql = table(database, text)
+        except _ParseFailure as failure:
+            raise EnrichError(_describe_parse_error(source, failure.message)) from None
+        _check_lossless(client, source, columns, staged.types, rows_sql)
+        return parsed
+    finally:
+        ddl.drop_table(text)
+
+
+def _upload(client: Client, source: SourceFile, target_table: str, fmt: str,
+            column_names: list[str] | None = None) -> None:
+    """Stream the file's bytes (after a UTF-8 BOM, if any) into TARGET_TABLE, parsed as FMT."""
+    with source.path.open("rb") as fh:
+        if fh.read(len(BOM)) != BOM:
+            fh.seek(0)
+        try:
+            client.raw_insert(target_table, column_names, _chunks(fh), settings=UPLOAD_SETTINGS, fmt=fmt)
+        except Exception as ex:
+            if isinstance(ex, OSError) or space.is_no_space(ex):
+                raise
+            raise _ParseFailure(_exception_text(ex)) from ex
+
+
+def upload_lines(client: Client, source: SourceFile, target_table: str) -> None:
+    """Every line of the file as a row of TARGET_TABLE's `line` column."""
+    try:
+        _upload(client, source, target_table, "LineAsString", ["line"])
     except _ParseFailure as failure:
-        raise EnrichError(_describe_parse_error(source, failure.message)) from None
-    _check_lossless(client, source, columns)
+        raise EnrichError(f"{source.label}: cannot read: {_first_line(failure.message)}") from None
+
+
+def _chunks(fh: BinaryIO) -> Iterator[bytes]:
+    while chunk := fh.read(_CHUNK):
+        yield chunk
 
 
 # -- the second pass: values ClickHouse's text parsers would have changed silently ------------
@@ -221,24 +371,20 @@ class _Check:
     reason: str
 
 
-def _check_lossless(client: Client, source: SourceFile, columns: list[Column]) -> None:
-    """Raise on the first value the typed parse took but changed, naming its row and column."""
-    parameters: dict[str, str] = {"path": str(source.path), "format": source.format}
-    if source.format == "Parquet":
-        described = _run(client, source, "describe file({path:String}, 'Parquet')")
-        file_types = {row[0]: row[1] for row in described}
-        source_sql = "file({path:String}, {format:String})"
-    else:
-        file_types = {c.name: "String" for c in columns}
-        parameters["structure"] = ", ".join(f"{quote_identifier(c.name)} String" for c in columns)
-        source_sql = "file({path:String}, {format:String}, {structure:String})"
+def _check_lossless(client: Client, source: SourceFile, columns: list[Column], file_types: dict[str, str],
+                    rows_sql: str) -> None:
+    """Raise on the first value the typed parse took but changed, naming its row and column.
+
+    ROWS_SQL holds the file's values as the file types them (every value's text for a text
+    format), numbered in file order in `_row`."""
+    parameters: dict[str, str] = {}
     checks: list[_Check] = []
     for i, column in enumerate(columns):
         param = f"t{i}"
         parameters[param] = column.type
         parameters[f"{param}_e"] = column.type.removeprefix("Array(").removesuffix(")")
         ident = quote_identifier(column.name)
-        file_type = file_types[column.name]
+        file_type = file_types.get(column.name, "String")
         value = ident
         if file_type.startswith("Nullable("):
             checks.append(_Check(column, f"isNull({ident})", "null value"))
@@ -259,14 +405,14 @@ def _check_lossless(client: Client, source: SourceFile, columns: list[Column]) -
         return
     which = ", ".join(f"{c.sql}, {n}" for n, c in enumerate(checks, start=1))
     shown = ", ".join(f"{c.sql}, toString({quote_identifier(c.column.name)})" for c in checks)
-    query = (f"select _row_number, multiIf({which}, 0) as bad, multiIf({shown}, '') "
-             f"from {source_sql} where bad != 0 order by _row_number limit 1")
+    query = (f"select {ROW_COLUMN}, multiIf({which}, 0) as bad, multiIf({shown}, '') "
+             f"from {rows_sql} where bad != 0 order by {ROW_COLUMN} limit 1")
     found_rows = _run(client, source, query, parameters)
     if not found_rows:
         return
     row_number, bad, text = found_rows[0]
     check = checks[bad - 1]
-    shown_value = "" if text is None else f"{text!r}: "
+    shown_value = "" if text is None else f"{_quoted(text)}: "
     where = _where(source, row_number + 1)
     raise EnrichError(f"{source.label}: {where}, column {check.column.name}: {shown_value}{check.reason}")
 
@@ -300,18 +446,36 @@ def _describe_parse_error(source: SourceFile, message: str) -> str:
     # The failing column's line ends in "ERROR"; it is the last column line up to there.
     columns = _COLUMN_LINE.findall(block[: detail.start() + len("ERROR")] if detail else block)
     if not columns:
-        return f"{source.label}: {where}: {detail_text or reason}"
+        return f"{source.label}: {where}: {_bounded(detail_text or reason)}"
     name, type_ = columns[-1]
     value = record[header.index(name)] if record is not None and name in header else None
-    shown = "the value" if value is None else repr(value)
-    why = detail_text or reason
+    shown = "the value" if value is None else _quoted(value)
+    why = _bounded(detail_text or reason)
     return f"{source.label}: {where}, column {name}: cannot parse {shown} as {type_} ({why})"
 
 
 def _first_line(message: str) -> str:
     text = message.split("\n", 1)[0]
-    text = re.sub(r"^Code: \d+\. DB::Exception: ", "", text)
-    return _AT_ROW.sub("", text).rstrip(" :")
+    # An INSERT's parse error arrives wrapped: "Code: 27. DB::Exception: Code: 27. DB::Exception: ..."
+    text = re.sub(r"^(Code: \d+\. DB::Exception: )+", "", text)
+    return _bounded(_AT_ROW.sub("", text).rstrip(" :"))
+
+
+# A value or a reason is shown up to this many characters: a file's text, however long, must not
+# make the error message as long.
+_VALUE_CHARS = 60
+_REASON_CHARS = 300
+_SHOWN_NAMES = 10
+
+
+def _bounded(text: str, limit: int = _REASON_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def _quoted(value: str) -> str:
+    if len(value) <= _VALUE_CHARS:
+        return repr(value)
+    return f"{value[:_VALUE_CHARS]!r}... ({len(value):,} characters)"
 
 
 def _where(source: SourceFile, row_number: int) -> str:
@@ -327,7 +491,7 @@ def _csv_record(source: SourceFile, row_number: int) -> tuple[int | None, list[s
     # ClickHouse took the file, so Python's default 128 KB field limit must not fail the error
     # report; no field is longer than the file.
     csv.field_size_limit(max(csv.field_size_limit(), source.path.stat().st_size))
-    with source.path.open(newline="", encoding="utf-8", errors="surrogateescape") as fh:
+    with source.path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as fh:
         reader = csv.reader(fh)
         start = 1
         for index, record in enumerate(reader):
@@ -340,7 +504,7 @@ def _csv_record(source: SourceFile, row_number: int) -> tuple[int | None, list[s
 def _csv_header_and_record(source: SourceFile, row_number: int) -> tuple[list[str], list[str] | None]:
     if source.format != "CSVWithNames":
         return [], None
-    header = [n.removeprefix("\ufeff").strip() for n in _csv_record(source, 0)[1] or []]
+    header = [n.strip() for n in _csv_record(source, 0)[1] or []]
     return header, _csv_record(source, row_number)[1]
 
 
@@ -358,26 +522,20 @@ def _exception_text(ex: Exception) -> str:
 
 def _command(client: Client, sql: str, parameters: dict[str, str]) -> None:
     try:
-        client.command(sql, parameters=parameters, settings=STRICT_SETTINGS)
+        client.command(sql, parameters=parameters, settings=UPLOAD_SETTINGS)
     except Exception as ex:
+        if space.is_no_space(ex):
+            raise
         raise _ParseFailure(_exception_text(ex)) from ex
 
 
 def _run(client: Client, source: SourceFile, sql: str, parameters: dict[str, str] | None = None) -> list:
     try:
-        return client.query(sql, parameters=parameters or {"path": str(source.path)},
-                            settings=STRICT_SETTINGS).result_rows
+        return client.query(sql, parameters=parameters or None, settings=STRICT_SETTINGS).result_rows
     except Exception as ex:
+        if space.is_no_space(ex):
+            raise
         raise EnrichError(f"{source.label}: cannot read: {_first_line(_exception_text(ex))}") from None
-
-
-def _prepare_scratch(client: Client, database: str, name: str, keep_rows: bool) -> str:
-    scratch = name + SCRATCH_SUFFIX
-    client.command(f"drop table if exists {table(database, scratch)}")
-    client.command(f"create table {table(database, scratch)} as {table(database, name)}")
-    if keep_rows:
-        client.command(f"insert into {table(database, scratch)} select * from {table(database, name)}")
-    return scratch
 
 
 def _count(client: Client, database: str, name: str) -> int:

@@ -1,28 +1,26 @@
 """`enrich seed`: replace the source tables with a deterministic synthetic closed-system dataset.
 
 The rows are generated inside the warehouse (statements in `enrich.seed_sql`) into a scratch
-database, then each source table is swapped in with EXCHANGE TABLES, so a failed seed leaves the
-previous contents untouched.
+database, then the source tables are swapped in together (`enrich.swap`), so a failed or killed
+seed leaves the previous contents untouched.
 """
 
 from __future__ import annotations
 
-import os
+import re
 import time
 from dataclasses import dataclass
 from itertools import accumulate
 from string import Template
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
-
-from enrich import seed_sql
+from enrich import seed_sql, space, swap
 from enrich.config import Config
 from enrich.dbtsession import DbtSession
+from enrich.ddl import Ddl
 from enrich.errors import EnrichError
+from enrich.swap import SOURCE_TABLES
 from enrich.warehouse import connect, quote_identifier, resolve_target
-
-SOURCE_TABLES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
 
 
 @dataclass(frozen=True)
@@ -57,6 +55,14 @@ SCALES = {
 }
 MAX_MAKERS = 3
 
+# seed_sql's working tables, `create table $s.X engine = MergeTree order by K` with a column list or
+# `as <select>`: created through Ddl (ON CLUSTER and Replicated on a cluster target) and, for the
+# second form, filled by an INSERT of the select, so that on a cluster the select runs once.
+_CREATE = re.compile(r"\s*create table \$s\.(?P<name>\w+) \((?P<columns>.*)\)\s*engine = MergeTree "
+                     r"order by (?P<order>[^\n]+)\s*", re.S)
+_CREATE_AS = re.compile(r"\s*create table \$s\.(?P<name>\w+) engine = MergeTree order by (?P<order>.+?) as\n"
+                        r"(?P<select>.*)", re.S)
+
 
 @dataclass(frozen=True)
 class SeedSummary:
@@ -89,15 +95,20 @@ def seed(config: Config, scale: str = "reference", seed: int = 42) -> SeedSummar
     DbtSession(config).run_operation("create_sources")
     target = resolve_target(config)
     client = connect(target)
-    generate(client, target.database, SCALES[scale], seed)
+    ddl = Ddl.for_target(client, target)
+    with space.reported(target):
+        swap.recover_interrupted_load(client, ddl)
+        generate(ddl, SCALES[scale], seed)
     counts = client.query(_sql(seed_sql.SUMMARY, target.database)).result_rows[0]
     wallets, pairs, conditions, resolved, trades, ctf_events = (int(v) for v in counts)
     return SeedSummary(scale, seed, target.database, wallets, pairs, conditions, resolved, trades,
                        ctf_events, time.monotonic() - started)
 
 
-def generate(client: Client, database: str, scale: Scale, seed: int) -> None:
+def generate(ddl: Ddl, scale: Scale, seed: int) -> None:
     """Build the dataset in `<database>__seed`, swap it into the source tables, drop the scratch."""
+    client, database = ddl.client, ddl.database
+    scratch = f"{database}__seed"
     parameters: dict[str, Any] = {
         "seed": seed,
         "whales": scale.whales,
@@ -114,29 +125,50 @@ def generate(client: Client, database: str, scale: Scale, seed: int) -> None:
         "mean_extra_actions": scale.mean_extra_actions,
     }
 
-    # INSERT ... SELECT sorts and writes its parts on one thread unless told otherwise.
-    settings = {"max_insert_threads": os.cpu_count() or 1}
+    # INSERT ... SELECT sorts and writes its parts on one thread unless told otherwise; the server
+    # says how many it may use (this machine's CPU count says nothing about the server's).
+    threads = client.query("select getSetting('max_threads')").result_rows[0][0]
+    settings = {"max_insert_threads": int(threads)}
 
-    def run(statement: str) -> None:
+    def bound(statement: str) -> tuple[str, dict[str, Any] | None]:
         sql = _sql(statement, database)
         # Without a {name:Type} placeholder the client falls back to %-formatting, which `%` breaks.
-        used = {name: value for name, value in parameters.items() if f"{{{name}:" in sql}
-        client.command(sql, parameters=used or None, settings=settings)
+        return sql, {name: value for name, value in parameters.items() if f"{{{name}:" in sql} or None
 
-    run(seed_sql.DROP_SCRATCH)
+    def run(statement: str) -> None:
+        if created := _CREATE.fullmatch(statement):
+            ddl.create_table(created["name"], created["columns"], "MergeTree", created["order"],
+                             if_not_exists=False, database=scratch)
+            return
+        if created := _CREATE_AS.fullmatch(statement):
+            sql, used = bound(f"describe ({created['select']})")
+            columns = [f"{quote_identifier(name)} {type_}" for name, type_, *_ in
+                       client.query(sql, parameters=used).result_rows]
+            ddl.create_table(created["name"], ", ".join(columns), "MergeTree", created["order"],
+                             if_not_exists=False, database=scratch)
+            statement = f"insert into $s.{quote_identifier(created['name'])}\n{created['select']}"
+        elif statement.lstrip().lower().startswith(("create", "drop", "alter", "rename", "exchange")):
+            raise EnrichError(f"seed_sql has DDL seed.py does not render for the target: {statement[:80]!r}")
+        sql, used = bound(statement)
+        client.command(sql, parameters=used, settings=settings)
+
+    ddl.drop_database(scratch)
     try:
-        run(seed_sql.CREATE_SCRATCH)
+        ddl.create_database(scratch)
         for statement in (seed_sql.CONDITIONS, seed_sql.ACTIONS, seed_sql.LEGS, *seed_sql.TRADER_LEGS,
                           seed_sql.MAKERS, *seed_sql.MAKER_LEGS, seed_sql.REDEEMS):
             run(statement)
         for name in SOURCE_TABLES:
-            run(seed_sql.COPY_STRUCTURE.format(name=name))
+            ddl.create_table_like(name, name, database=scratch, like_database=database)
         for statement in (seed_sql.TRADES, seed_sql.CTF_EVENTS, seed_sql.MARKETS_DIM, seed_sql.RESOLUTIONS):
             run(statement)
+        # Into the load's scratch tables, which the swap takes in all together or not at all.
         for name in SOURCE_TABLES:
-            run(seed_sql.EXCHANGE.format(name=name))
+            ddl.exchange(name, swap.prepare(ddl, name), database=scratch, second_database=database)
+        swap.commit(client, ddl, list(SOURCE_TABLES))
     finally:
-        run(seed_sql.DROP_SCRATCH)
+        ddl.drop_database(scratch)
+        swap.recover_interrupted_load(client, ddl)
 
 
 def _sql(statement: str, database: str) -> str:

@@ -44,9 +44,6 @@ def _prices(salt: int) -> str:
     return f"arrayPushBack({head}, 100 - arraySum({head}))"
 
 
-CREATE_SCRATCH = "create database $s"
-DROP_SCRATCH = "drop database if exists $s sync"
-
 CONDITIONS = """
 create table $s.conditions engine = MergeTree order by c as
 with
@@ -305,8 +302,6 @@ def _decimal(micro: str) -> str:
     return _DECIMAL.format(micro=micro)
 
 
-COPY_STRUCTURE = "create table $s.{name} as $t.{name}"
-
 TRADES = f"""
 insert into $s.trades_raw
 select
@@ -369,7 +364,6 @@ from $s.conditions
 where resolved
 """
 
-EXCHANGE = "exchange tables $s.{name} and $t.{name}"
 
 SUMMARY = """
 with flows as (

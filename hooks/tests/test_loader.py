@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import shutil
-from collections.abc import Callable
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import query, run_enrich
+from conftest import enrich_env, query, run_enrich
+from recorded import run_recorded
 
 DB = "polymarket"
 TABLES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
@@ -162,6 +168,8 @@ BAD_INPUTS = [
     ("missing-column", _drop_fee_column, "trades_raw.csv", None, ["line 1", "missing column(s) fee_usd"]),
     ("extra-column", _replace("resolutions.csv", "resolved_at\n", "resolved_at,note\n"), "resolutions.csv",
      None, ["line 1", "unexpected column(s) note"]),
+    ("duplicate-column", _replace("resolutions.csv", "resolved_at\n", "resolved_at,condition_id\n"),
+     "resolutions.csv", None, ["line 1", "duplicate column(s) condition_id"]),
     ("unparsable-decimal", _replace("trades_raw.csv", ",100,60,", ",xx,60,"), "trades_raw.csv", b",xx,",
      ["column shares", "cannot parse 'xx' as Decimal(38, 6)"]),
     ("seventh-decimal", _replace("trades_raw.csv", ",100,60,", ",1.1234567,60,"), "trades_raw.csv",
@@ -295,3 +303,229 @@ def test_parquet_nulls_are_errors_and_types_convert(tmp_path: Path) -> None:
     run_enrich(home, "load", str(files))
     loaded = rows(home, f"select condition_id, payout_numerators from {DB}.resolutions order by condition_id")
     assert loaded == [["c1", [1, 0]], ["c2", [0, 1]], ["c3", [1, 1]]]
+
+
+# -- the file travels from the client ---------------------------------------------------------
+
+def test_no_load_path_reads_client_files_through_the_engine(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    home = tmp_path / "home"
+    files = write_good_files(tmp_path / "in")
+    # Parquet takes its own path through the engine; CSV for the other tables.
+    (files / "resolutions.csv").unlink()
+    stamps = [datetime(2025, 4, 2, tzinfo=UTC), datetime(2025, 5, 2, tzinfo=UTC)]
+    pq.write_table(pa.table({
+        "condition_id": pa.array(["c1", "c2"]),
+        "payout_numerators": pa.array([[1, 0], [0, 0, 1]], pa.list_(pa.int64())),
+        "resolved_at": pa.array(stamps, pa.timestamp("ms", tz="UTC")),
+    }), files / "resolutions.parquet")
+    market = tmp_path / "dims" / "new_market.jsonl"
+    market.parent.mkdir()
+    market.write_text(json.dumps({"market_id": "m9", "condition_id": "c9", "question": "Q?", "category": "x",
+                                  "outcome_count": 2, "outcome_labels": ["Yes", "No"],
+                                  "end_date": "2025-06-01 00:00:00"}) + "\n")
+    statements = run_recorded(tmp_path, [["--home", str(home), "load", str(files)],
+                                         ["--home", str(home), "dims", "--from", str(market)]])
+    # the uploads were recorded: this engine takes an INSERT's body from a temporary copy
+    assert any("from infile" in s.lower() for s in statements)
+    assert not [s for s in statements if re.search(r"\bfile\s*\(", s, re.IGNORECASE)]
+    # The engine never saw where the files are: nothing it received names their directories.
+    assert not [s for s in statements if str(files) in s or str(market.parent) in s]
+    state = checksums(home)
+    assert [state[name][0] for name in TABLES] == [3, 2, 3, 2]
+    assert rows(home, f"select market_id from {DB}.markets_dim where market_id = 'm9'") == [["m9"]]
+
+
+# -- issue 15: a load is all or nothing, across kills and faults ------------------------------
+
+def _changed_files(directory: Path) -> Path:
+    """The good dataset with one value changed in every table, so a mix of old and new shows."""
+    write_good_files(directory)
+    for mutate in (_replace("trades_raw.csv", ",100,60,", ",101,60,"),
+                   _replace("ctf_events.csv", "1,SPLIT,10,5", "1,SPLIT,11,5"),
+                   _replace("markets_dim.csv", b",weather,", b",climate,"),
+                   _replace("resolutions.csv", '"[1,0]"', '"[0,1]"')):
+        mutate(directory)
+    return directory
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize(("command", "kill_at", "exchanges_made"), [
+    # between two exchanges: the swap had committed, the next command completes it
+    ("load", "load-exchange:1", 1), ("seed", "load-exchange:2", 2),
+    # between marking two scratch tables ready: not committed, the next command drops the scratch
+    ("load", "load-mark:1", 0),
+])
+def test_a_swap_killed_midway_is_completed_or_undone_by_the_next_command(
+        tmp_path: Path, command: str, kill_at: str, exchanges_made: int) -> None:
+    home = tmp_path / "home"
+    run_enrich(home, "load", str(write_good_files(tmp_path / "old")))
+    old = checksums(home)
+    args = (["load", str(_changed_files(tmp_path / "new"))] if command == "load"
+            else ["seed", "--scale", "tiny"])
+    expected_home = tmp_path / "expected"
+    run_enrich(expected_home, *args)
+    new = checksums(expected_home)
+    assert all(old[name] != new[name] for name in TABLES)
+
+    killed = run_enrich(home, *args, check=False, env=enrich_env(ENRICH_TEST_KILL_AT=kill_at))
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    mixed = checksums(home)
+    # Killed after EXCHANGES_MADE exchanges: those tables are new, the others still old.
+    swapped = [position < exchanges_made for position in range(len(TABLES))]
+    assert [mixed[name] == new[name] for name in TABLES] == swapped
+    assert [mixed[name] == old[name] for name in TABLES] == [not s for s in swapped]
+    assert mixed["scratch"] > 0
+
+    # The next command (here a load that fails on its own bad file) resolves the interrupted one first.
+    bad = write_good_files(tmp_path / "bad")
+    _replace("trades_raw.csv", ",100,60,", ",xx,60,")(bad)
+    proc = run_enrich(home, "load", str(bad), check=False)
+    assert proc.returncode == 1 and "column shares" in proc.stderr, proc.stderr
+    assert checksums(home) == (new if exchanges_made else old)
+    assert _leftover_tables(home) == []
+
+
+def _leftover_tables(home: Path) -> list[str]:
+    """Scratch and helper tables of loads, and those dropped but not freed yet (a drop without SYNC
+    leaves their data until a later process opens the engine). dbt-clickhouse's own probe tables
+    (`__dbt_exchange_test_*`) are not the loader's."""
+    found = [r[0] for r in query(home, "select name from system.tables where database = {db:String} "
+                                       "and position(name, '__') > 0", {"db": DB})]
+    dropped = home / "chdb" / "metadata_dropped"
+    pending = [p.name for p in dropped.iterdir()] if dropped.is_dir() else []
+    return found + [name for name in pending if name.startswith(tuple(f"{DB}.{t}" for t in TABLES))]
+
+
+def _one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def test_an_empty_file_empties_a_table_only_when_asked(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    files = write_good_files(tmp_path / "in")
+    run_enrich(home, "load", str(files))
+    before = checksums(home)
+    header = (files / "trades_raw.csv").read_text().splitlines()[0]
+    (files / "trades_raw.csv").write_text(header + "\n")
+    message = _one_line_error(run_enrich(home, "load", str(files), check=False))
+    assert "trades_raw.csv" in message and "--allow-empty" in message and "(3 rows)" in message, message
+    assert checksums(home) == before
+
+    run_enrich(home, "load", str(files), "--allow-empty")
+    assert checksums(home) == {**before, "trades_raw": [0, 0]}
+    # Every replaced table's old copy was dropped with SYNC: nothing waits to be freed later.
+    assert _leftover_tables(home) == []
+
+
+def test_source_paths_that_are_not_readable_files(loaded_home: tuple[Path, dict], tmp_path: Path) -> None:
+    home, before = loaded_home
+    cases = {
+        # Readable here (root): refused for what it holds, which is not echoed back.
+        "shadow": lambda p: p.symlink_to("/etc/shadow"),
+        "fifo": lambda p: os.mkfifo(p),
+        "directory": lambda p: p.mkdir(),
+        "dangling": lambda p: p.symlink_to(tmp_path / "nowhere.csv"),
+        # A regular file by its mode whose read fails (EIO at offset 0)
+        "unreadable": lambda p: p.symlink_to("/proc/self/mem"),
+    }
+    expected = {"shadow": "none of the columns of trades_raw", "fifo": "not a regular file",
+                "directory": "not a regular file", "dangling": "cannot read", "unreadable": "cannot read"}
+    for case, make in cases.items():
+        files = write_good_files(tmp_path / case)
+        (files / "trades_raw.csv").unlink()
+        make(files / "trades_raw.csv")
+        message = _one_line_error(run_enrich(home, "load", str(files), check=False))
+        assert "trades_raw.csv" in message and expected[case] in message, (case, message)
+        assert "root:" not in message
+    assert checksums(home) == before
+
+
+def test_a_huge_value_gives_a_short_message(loaded_home: tuple[Path, dict], tmp_path: Path) -> None:
+    home, before = loaded_home
+    files = write_good_files(tmp_path / "in")
+    _replace("trades_raw.csv", ",100,60,", "," + "9" * 1_000_000 + ",60,")(files)
+    message = _one_line_error(run_enrich(home, "load", str(files), check=False))
+    assert len(message) < 1_000, message[:2_000]
+    assert f"line {_line_of(files, 'trades_raw.csv', b'999999')}" in message and "column shares" in message
+    assert "1,000,000 characters" in message
+    assert checksums(home) == before
+
+
+def test_a_bom_before_a_quoted_header_is_accepted(loaded_home: tuple[Path, dict], tmp_path: Path) -> None:
+    home, before = loaded_home
+    files = write_good_files(tmp_path / "in")
+    for name in ("trades_raw.csv", "resolutions.csv"):
+        path = files / name
+        header, rest = path.read_text().split("\n", 1)
+        quoted = ",".join(f'"{column}"' for column in header.split(","))
+        path.write_bytes(b"\xef\xbb\xbf" + (quoted + "\n" + rest).encode())
+    proc = run_enrich(home, "load", str(files))
+    assert any(line.split()[:2] == ["trades_raw", "3"] for line in proc.stdout.splitlines()), proc.stdout
+    assert checksums(home) == before
+
+
+def test_export_to_an_unwritable_path_is_one_line(loaded_home: tuple[Path, dict], tmp_path: Path) -> None:
+    home, _ = loaded_home
+    for out in ("/proc/self/x.csv", str(tmp_path / "file" / "x.csv")):
+        (tmp_path / "file").touch()
+        message = _one_line_error(run_enrich(home, "export", "trades_raw", "--out", out, check=False))
+        assert message.startswith(f"enrich: {out}: cannot write"), message
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 20 MB file system of its own (tmpfs; needs root, as the test machines run)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def _write_incompressible_trades(directory: Path, rows: int) -> Path:
+    """The good dataset with a trades_raw.csv of ROWS random ids: far more than 20 MB, stored."""
+    write_good_files(directory)
+    header = TRADES.split("\n", 1)[0]
+    with (directory / "trades_raw.csv").open("w") as fh:
+        fh.write(header + "\n")
+        for i in range(rows):
+            h = os.urandom(24).hex()
+            fh.write(f"{h},0x{h},2025-03-01 01:21:08.552,{WALLET_A},m1,c1,0,BUY,{i}.5,40.05,0\n")
+    return directory
+
+
+@pytest.mark.reliability
+def test_disk_full_during_load_or_seed_is_one_line_and_changes_nothing(
+        small_disk: Path, tmp_path: Path) -> None:
+    home = small_disk / "home"
+    run_enrich(home, "load", str(write_good_files(tmp_path / "good")))
+    before = checksums(home)
+
+    big = _write_incompressible_trades(tmp_path / "big", 250_000)
+    message = _one_line_error(run_enrich(home, "load", str(big), check=False))
+    assert f"{home}" in message and "no space left on device" in message, message
+    assert checksums(home) == before
+    assert _leftover_tables(home) == []
+
+    # A seed into a disk that is already full.
+    filler = small_disk / "filler"
+    free = shutil.disk_usage(small_disk).free
+    filler.write_bytes(b"\0" * (free - 256 * 1024))
+    message = _one_line_error(run_enrich(home, "seed", "--scale", "tiny", check=False))
+    assert f"{home}" in message and "no space left on device" in message, message
+    filler.unlink()
+    assert checksums(home) == before
+    # With space back, the same home works: no state was left that blocks it.
+    run_enrich(home, "seed", "--scale", "tiny")
+    assert checksums(home)["trades_raw"][0] > 0

@@ -20,6 +20,7 @@ from statistics import median
 
 import pytest
 from conftest import query, run_enrich
+from recorded import run_recorded
 
 from enrich.seed import SCALES
 
@@ -305,3 +306,15 @@ def test_reference_scale_matches_the_spec(tmp_path: Path) -> None:
     assert bad_markets == 0 and resolved > 0 and unresolved > 0
     # about 20 s on an idle 2-core machine; the bound only catches a pathological regression
     assert elapsed < 120, f"reference seed took {elapsed:.0f} s"
+
+
+def test_seed_asks_the_warehouse_how_many_insert_threads(tmp_path: Path) -> None:
+    """The warehouse may be a server with another CPU count than this machine: the seed must not
+    send this machine's (here made implausible: 97) as max_insert_threads."""
+    home = tmp_path / "home"
+    statements = run_recorded(tmp_path, [["--home", str(home), "seed", "--scale", "tiny"]],
+                              before="import os; os.cpu_count = lambda: 97")
+    sent = {m.group(1) for s in statements
+            for m in re.finditer(r"max_insert_threads\s*=\s*'?(\d+)", s)}
+    (engine_threads,), = query(home, "select getSetting('max_threads')")
+    assert sent == {str(engine_threads)}, sent
