@@ -142,10 +142,10 @@ def split_sources(sources: Path, keys: dict[str, int], shard_dirs: list[Path]) -
     return rows
 
 
-def run_shard(home: Path, source_dir: Path) -> dict[str, Any]:
+def run_shard(home: Path, source_dir: Path, shards: int) -> dict[str, Any]:
     enrich(home, "load", str(source_dir))
     run = timed_run(home)
-    facts = worker(home, "facts", "--tables", *RESULTS, *CROSS_SHARD,
+    facts = worker(home, "facts", "--tables", *RESULTS, *CROSS_SHARD, "--residues", str(shards),
                    "--export", *RESULTS, "--export-dir", str(home / "results"))
     return {"run": run, **facts}
 
@@ -158,9 +158,8 @@ def union_home(home: Path, sources: Path, ddl: dict[str, str], shard_homes: list
     """
     enrich(home, "load", str(sources))
     (home / "ddl.json").write_text(json.dumps(ddl))
-    for name in RESULTS:
-        worker(home, "adopt", "--ddl-file", str(home / "ddl.json"), "--table", name,
-               "--files", *[str(h / "results" / f"{name}.parquet") for h in shard_homes])
+    worker(home, "adopt", "--ddl-file", str(home / "ddl.json"), "--tables", *RESULTS,
+           "--from", *[str(h / "results") for h in shard_homes])
     enrich(home, "dbt", "run", "--select", "+int_flows_unioned", *CROSS_SHARD)
     gates = enrich(home, "gates")
     facts = worker(home, "facts", "--tables", *RESULTS, *CROSS_SHARD)
@@ -220,20 +219,20 @@ def simulate(workdir: Path, scale: str, shards: int, jobs: int, repeat: int) -> 
 
     say(f"seeding {scale} in {single}")
     out["seed"] = enrich(single, "seed", "--scale", scale).stdout.strip()
-    for name in (*SHARDED_SOURCES, *REPLICATED_SOURCES):
-        enrich(single, "export", name, "--out", str(sources / f"{name}.parquet"))
     say("single home: enrich run --step all --fresh")
     out["single_run"] = timed_run(single)
     say(f"  {out['single_run']['seconds']} s")
-    keys = worker(single, "keys")
-    single_facts = worker(single, "facts", "--tables", *RESULTS, *CROSS_SHARD, "--ddl", *RESULTS)
+    # the sources go out through export_relation, the code behind `enrich export NAME --out F`
+    single_facts = worker(single, "facts", "--tables", *RESULTS, *CROSS_SHARD, "--ddl", *RESULTS, "--keys",
+                          "--export", *SHARDED_SOURCES, *REPLICATED_SOURCES, "--export-dir", str(sources))
+    keys = single_facts.pop("keys")
     out["source_rows"] = split_sources(sources, keys, shard_sources)
     per_shard = Counter(k % shards for k in keys.values())
     out["conditions_per_shard"] = [per_shard[k] for k in range(shards)]
     say(f"split by batch_key % {shards}: {out['source_rows']}")
 
     def one(index: int) -> dict[str, Any]:
-        result = run_shard(shard_homes[index], shard_sources[index])
+        result = run_shard(shard_homes[index], shard_sources[index], shards)
         say(f"shard {index}: {result['run']['seconds']} s")
         return result
 
@@ -265,6 +264,9 @@ def simulate(workdir: Path, scale: str, shards: int, jobs: int, repeat: int) -> 
     # the raw figures behind the checks, so a reader (or the test) can recompute them
     out["checksums"] = {"single": single_facts["checksums"], "union": union_facts["checksums"],
                         "shards": [s["checksums"] for s in shard_facts]}
+    out["loaded_source_rows"] = {"single": single_facts["source_rows"],
+                                 "shards": [s["source_rows"] for s in shard_facts]}
+    out["residues"] = [s["residues"] for s in shard_facts]
     out["market_totals"] = {"single": single_facts["market_totals"],
                             "shards": [s["market_totals"] for s in shard_facts]}
     out["loadavg_end"] = loadavg()

@@ -2,7 +2,8 @@
 
 chDB allows one process per data directory, so `bench.shards` never opens a home itself: it
 starts `python -m bench.shardworker TASK --home H ...` between the `enrich` commands and reads
-one JSON line back.
+one JSON line back. One call gathers everything the simulation needs from a home: each child
+process costs seconds of start-up (Python, dbt's imports, the engine).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ STAGED_SOURCES = ("stg_polymarket__trades", "stg_polymarket__ctf_events",
 # Written by the runner at the time of the run; the only column two equal runs may differ in.
 EXCLUDED_COLUMNS = ("computed_at",)
 GATES = ("gate_wallets_with_outcomes", "gate_bad_markets")
+SOURCES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
+RESULT_TABLES = ("pnl", "pnl_positions", "wallet_resolution_outcomes")
 
 
 def ident(name: str) -> str:
@@ -43,6 +46,10 @@ def condition_keys(client: Client, database: str) -> dict[str, int]:
     if split:
         raise SystemExit(f"conditions with more than one batch_key: {split[:5]}")
     return {r[0]: int(r[1]) for r in rows}
+
+
+def count(client: Client, database: str, name: str) -> int:
+    return int(client.query(f"select count() from {table(database, name)}").result_rows[0][0])
 
 
 def columns(client: Client, database: str, name: str) -> list[str]:
@@ -96,61 +103,78 @@ def gate_rows(client: Client) -> dict[str, list[list[str]]]:
     return found
 
 
+def residues(client: Client, database: str, shards: int) -> dict[str, dict[str, int]]:
+    """Rows per batch_key % shards of every table that carries the key: which shards they name."""
+    found: dict[str, dict[str, int]] = {}
+    for name in (*STAGED_SOURCES, "int_flows_unioned", *RESULT_TABLES):
+        rows = client.query(f"select batch_key % {{n:UInt16}}, count() from {table(database, name)} "
+                            "group by 1", parameters={"n": shards}).result_rows
+        found[name] = {str(r[0]): int(r[1]) for r in rows}
+    return found
+
+
 def facts(client: Client, database: str, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {
         "checksums": {name: checksum(client, database, name) for name in args.tables},
         "market_totals": market_totals(client, database),
         "wallets": wallets(client, database),
         "gates": gate_rows(client),
+        "source_rows": {name: count(client, database, name) for name in SOURCES},
     }
+    if args.keys:
+        out["keys"] = condition_keys(client, database)
+    if args.residues:
+        out["residues"] = residues(client, database, args.residues)
     if args.ddl:
         out["ddl"] = {name: client.query(f"show create table {table(database, name)}").result_rows[0][0]
                       for name in args.ddl}
-    if args.export:
-        for name in args.export:
-            export_relation(args.config, name, Path(args.export_dir) / f"{name}.parquet")
+    for name in args.export:
+        export_relation(args.config, name, Path(args.export_dir) / f"{name}.parquet")
     return out
 
 
 def adopt(client: Client, database: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Create a table from a recorded CREATE statement and fill it with the shards' exports.
+    """Create tables from recorded CREATE statements and fill each with NAME.parquet of every --from dir.
 
     file() reads the client's disk: fine here, where every home is an embedded engine on this
     machine; the simulation never runs against a server.
     """
-    statement = json.loads(Path(args.ddl_file).read_text())[args.table]
-    client.command(f"drop table if exists {table(database, args.table)} sync")
-    client.command(statement)
-    names = ", ".join(ident(c) for c in columns(client, database, args.table))
-    for path in args.files:
-        client.command(
-            f"insert into {table(database, args.table)} ({names}) select {names} "
-            f"from file({{path:String}}, 'Parquet')", parameters={"path": str(Path(path).resolve())},
-        )
-    rows = client.query(f"select count() from {table(database, args.table)}").result_rows[0][0]
-    return {"table": args.table, "rows": int(rows)}
+    statements = json.loads(Path(args.ddl_file).read_text())
+    rows = {}
+    for name in args.tables:
+        client.command(f"drop table if exists {table(database, name)} sync")
+        client.command(statements[name])
+        names = ", ".join(ident(c) for c in columns(client, database, name))
+        for directory in args.source_dirs:
+            client.command(
+                f"insert into {table(database, name)} ({names}) select {names} "
+                f"from file({{path:String}}, 'Parquet')",
+                parameters={"path": str((Path(directory) / f"{name}.parquet").resolve())},
+            )
+        rows[name] = count(client, database, name)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.shardworker")
-    parser.add_argument("task", choices=["keys", "facts", "adopt"])
+    parser.add_argument("task", choices=["facts", "adopt"])
     parser.add_argument("--home", required=True)
-    parser.add_argument("--tables", nargs="*", default=[])
-    parser.add_argument("--ddl", nargs="*", default=[], help="facts: also return these tables' CREATE")
-    parser.add_argument("--export", nargs="*", default=[], help="facts: also export these tables")
+    parser.add_argument("--tables", nargs="*", default=[], help="facts: checksum these; adopt: create these")
+    parser.add_argument("--keys", action="store_true", help="facts: also every condition's batch_key")
+    parser.add_argument("--residues", type=int, default=0, help="facts: also rows per batch_key %% N")
+    parser.add_argument("--ddl", nargs="*", default=[], help="facts: also these tables' CREATE statements")
+    parser.add_argument("--export", nargs="*", default=[], help="facts: also export these to --export-dir")
     parser.add_argument("--export-dir")
-    parser.add_argument("--ddl-file")
-    parser.add_argument("--table")
-    parser.add_argument("--files", nargs="*", default=[])
+    parser.add_argument("--ddl-file", help="adopt: JSON of CREATE statements by table")
+    parser.add_argument("--from", dest="source_dirs", nargs="*", default=[],
+                        help="adopt: directories holding NAME.parquet")
     args = parser.parse_args(argv)
     args.config = Config.from_env(home=args.home)
     target = resolve_target(args.config)
     client = connect(target)
     try:
-        if args.task == "keys":
-            result: Any = condition_keys(client, target.database)
-        elif args.task == "facts":
-            result = facts(client, target.database, args)
+        if args.task == "facts":
+            result: Any = facts(client, target.database, args)
         else:
             result = adopt(client, target.database, args)
     finally:

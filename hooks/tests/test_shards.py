@@ -1,8 +1,8 @@
 """The sharded-cluster simulation (docs/SCALING.md) on the tiny scale: 4 shards, one home each.
 
 `python -m bench.shards` does the work as a process, as an operator would run it; these tests
-read its raw figures and recompute every equality themselves, and ask the shard homes directly
-whether any row sits on a shard its batch key does not name.
+read its raw figures (row counts, checksums per shard, rows per batch_key % shards, per-market
+totals, gate rows) and recompute every equality themselves.
 """
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PROJECT_DIR, enrich_env, query
+from conftest import PROJECT_DIR, enrich_env
 
 pytestmark = pytest.mark.cluster
 
@@ -23,7 +22,7 @@ RESULTS = ("pnl", "pnl_positions", "wallet_resolution_outcomes")
 
 
 @pytest.fixture(scope="module")
-def simulation(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+def simulation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     workdir = tmp_path_factory.mktemp("shards")
     out = workdir / "figures.json"
     proc = subprocess.run(
@@ -32,40 +31,31 @@ def simulation(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
         cwd=PROJECT_DIR, env=enrich_env(), capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, f"bench.shards exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return workdir / "homes", json.loads(out.read_text())
+    return json.loads(out.read_text())
 
 
-def test_every_source_row_is_on_exactly_one_shard(simulation: tuple[Path, dict[str, Any]]) -> None:
-    homes, figures = simulation
-    rows = figures["source_rows"]
-    sharded = ("trades_raw", "ctf_events", "resolutions")
-    counts = ", ".join(f"(select count() from polymarket.{name})" for name in (*sharded, "markets_dim"))
-    single = dict(zip((*sharded, "markets_dim"), query(homes / "single", f"select {counts}")[0], strict=True))
-    for name in sharded:
-        assert all(n > 0 for n in rows[name]), f"{name}: a shard got no rows: {rows[name]}"
-        assert sum(rows[name]) == single[name]
+def test_every_source_row_is_on_exactly_one_shard(simulation: dict[str, Any]) -> None:
+    loaded = simulation["loaded_source_rows"]
+    for name in ("trades_raw", "ctf_events", "resolutions"):
+        per_shard = [shard[name] for shard in loaded["shards"]]
+        assert all(n > 0 for n in per_shard), f"{name}: a shard got no rows: {per_shard}"
+        assert sum(per_shard) == loaded["single"][name], f"{name}: {per_shard} vs {loaded['single'][name]}"
     # the dimension is on every shard, whole
-    assert rows["markets_dim"] == [single["markets_dim"]] * SHARDS
+    assert all(shard["markets_dim"] == loaded["single"]["markets_dim"] for shard in loaded["shards"])
 
 
-def test_each_shard_holds_only_its_batch_keys(simulation: tuple[Path, dict[str, Any]]) -> None:
-    """Sources, flows, pairs and outcomes of a shard all carry batch keys that name that shard."""
-    homes, _ = simulation
-    for shard in range(SHARDS):
-        tables = ("stg_polymarket__trades", "stg_polymarket__ctf_events", "stg_polymarket__resolutions",
-                  "int_flows_unioned", *RESULTS)
-        counts = ", ".join(
-            f"(select (countIf(batch_key % {SHARDS} != {shard}), count()) from polymarket.{t})"
-            for t in tables)
-        found = dict(zip(tables, query(homes / f"shard-{shard}", f"select {counts}")[0], strict=True))
-        for name, (foreign, total) in found.items():
-            assert total > 0, f"shard {shard}: {name} is empty"
-            assert foreign == 0, f"shard {shard}: {foreign} rows of {name} belong to another shard"
+def test_each_shard_holds_only_its_batch_keys(simulation: dict[str, Any]) -> None:
+    """Staged sources, flows, pairs and outcomes of a shard all carry batch keys naming that shard."""
+    assert len(simulation["residues"]) == SHARDS
+    for shard, tables in enumerate(simulation["residues"]):
+        for name in ("stg_polymarket__trades", "stg_polymarket__ctf_events", "int_flows_unioned", *RESULTS):
+            assert tables[name], f"shard {shard}: {name} is empty"
+            assert set(tables[name]) == {str(shard)}, f"shard {shard}: {name} by residue: {tables[name]}"
 
 
 @pytest.mark.parametrize("name", RESULTS)
-def test_union_of_shards_equals_single_home(simulation: tuple[Path, dict[str, Any]], name: str) -> None:
-    _, figures = simulation
+def test_union_of_shards_equals_single_home(simulation: dict[str, Any], name: str) -> None:
+    figures = simulation
     single = figures["checksums"]["single"][name]
     shards = [s[name] for s in figures["checksums"]["shards"]]
     assert "computed_at" not in single["columns"]
@@ -79,9 +69,9 @@ def test_union_of_shards_equals_single_home(simulation: tuple[Path, dict[str, An
     assert figures["checksums"]["union"][name] == single
 
 
-def test_wallet_accuracy_needs_the_union(simulation: tuple[Path, dict[str, Any]]) -> None:
+def test_wallet_accuracy_needs_the_union(simulation: dict[str, Any]) -> None:
     """Wallets span shards: a shard's own wallet_accuracy is partial; rebuilt over the union, exact."""
-    _, figures = simulation
+    figures = simulation
     single = figures["checksums"]["single"]["wallet_accuracy"]
     per_shard = [s["wallet_accuracy"]["rows"] for s in figures["checksums"]["shards"]]
     assert sum(per_shard) > single["rows"]
@@ -89,8 +79,8 @@ def test_wallet_accuracy_needs_the_union(simulation: tuple[Path, dict[str, Any]]
     assert figures["checksums"]["union"]["wallet_accuracy"] == single
 
 
-def test_gate3_counts_distinct_wallets_across_shards(simulation: tuple[Path, dict[str, Any]]) -> None:
-    _, figures = simulation
+def test_gate3_counts_distinct_wallets_across_shards(simulation: dict[str, Any]) -> None:
+    figures = simulation
     gate3 = figures["gate3"]
     (expected, actual), = gate3["single"]
     assert expected == actual
@@ -101,9 +91,9 @@ def test_gate3_counts_distinct_wallets_across_shards(simulation: tuple[Path, dic
     assert sum(per_shard) > int(actual)
 
 
-def test_conservation_is_per_shard(simulation: tuple[Path, dict[str, Any]]) -> None:
+def test_conservation_is_per_shard(simulation: dict[str, Any]) -> None:
     """A market lives on one shard, so each shard's per-market totals are the cluster's."""
-    _, figures = simulation
+    figures = simulation
     single = figures["market_totals"]["single"]
     seen: dict[str, list[Any]] = {}
     for shard in figures["market_totals"]["shards"]:
