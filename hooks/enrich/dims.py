@@ -18,13 +18,13 @@ from clickhouse_connect.driver.client import Client
 
 from enrich import loader, space
 from enrich.config import Config
-from enrich.dbtsession import DbtError, DbtSession
+from enrich.dbtsession import DbtSession
 from enrich.ddl import Ddl
 from enrich.errors import EnrichError
 from enrich.loader import Column, SourceFile
+from enrich.project import MISSING_MARKETS_GATE
 from enrich.warehouse import connect, resolve_target, table
 
-GATE = "gate_markets_missing_dim"
 DIM_TABLE = "markets_dim"
 FORMATS = {".csv": "CSVWithNames", ".parquet": "Parquet", ".jsonl": "JSONEachRow", ".ndjson": "JSONEachRow"}
 SHOWN = 20
@@ -35,19 +35,16 @@ _JSON_KEY = re.compile(r"^(.+?: line \d+): (.*) \(while reading the value of key
 def missing_markets(config: Config) -> list[tuple[str, int]]:
     """(market_id, trades) of every traded market gate 1 finds without a markets_dim row."""
     session = DbtSession(config)
-    try:
-        views = session.invoke("run", "--select", f"+{GATE},config.materialized:view")
-        if not views.success:
-            raise EnrichError(f"building the views {GATE} reads failed; see the dbt log")
-        result = session.invoke("test", "--select", GATE)
-    except DbtError as ex:
-        raise EnrichError(str(ex)) from None
-    node_result = next((r for r in result.result or [] if r.node.name == GATE), None)
+    views = session.invoke("run", "--select", f"+{MISSING_MARKETS_GATE},config.materialized:view")
+    if not views.success:
+        raise EnrichError(f"building the views {MISSING_MARKETS_GATE} reads failed; see the dbt log")
+    result = session.invoke("test", "--select", MISSING_MARKETS_GATE)
+    node_result = next((r for r in result.result or [] if r.node.name == MISSING_MARKETS_GATE), None)
     if node_result is None:
-        raise EnrichError(f"the dbt project has no test {GATE}")
+        raise EnrichError(f"the dbt project has no test {MISSING_MARKETS_GATE}")
     status = str(getattr(node_result.status, "value", node_result.status))
     if status == "error":
-        raise EnrichError(f"{GATE} failed to run: {(node_result.message or '').strip()}")
+        raise EnrichError(f"{MISSING_MARKETS_GATE} failed to run: {(node_result.message or '').strip()}")
     node = node_result.node
     client = connect(resolve_target(config))
     try:

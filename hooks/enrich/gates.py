@@ -17,8 +17,10 @@ from typing import Any, TextIO
 
 from clickhouse_connect.driver.client import Client
 
+from enrich import swap
 from enrich.config import Config
 from enrich.dbtsession import DbtSession
+from enrich.ddl import Ddl
 from enrich.errors import EnrichError, ExitCode
 from enrich.project import GATE_TAG
 from enrich.warehouse import connect, resolve_target, table
@@ -84,7 +86,11 @@ def run_gates(config: Config, session: DbtSession | None = None,
               variables: dict[str, Any] | None = None, build_views: bool = True) -> GateReport:
     """`dbt test --select tag:gate`, then each gate's result and stored failures."""
     # the warehouse first: an unreachable server is its own one-line error, not dbt's
-    client = connect(resolve_target(config))
+    target = resolve_target(config)
+    client = connect(target)
+    recovered = swap.recover_interrupted_load(client, Ddl.for_target(client, target))
+    if recovered:
+        print(recovered, file=sys.stderr)
     session = session or DbtSession(config)
     if build_views:
         # The views the gates read (staging, quarantine) are cheap and may not exist yet, or

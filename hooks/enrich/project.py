@@ -28,6 +28,8 @@ BATCH_KEY = "batch_key"
 # The steps in the order they run: (name, tag). Step E reads Step D's pairs.
 STEP_TAGS = (("D", "step_d"), ("E", "step_e"))
 GATE_TAG = "gate"
+# Gate 1, whose stored failures `enrich dims --missing` lists.
+MISSING_MARKETS_GATE = "gate_markets_missing_dim"
 
 
 @dataclass(frozen=True)

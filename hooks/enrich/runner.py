@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 import yaml
 
-from enrich import gates, killpoints, mutations
+from enrich import gates, killpoints, mutations, swap
 from enrich.changes import key_figures
 from enrich.checkpoints import CheckpointWriter, DamagedCheckpoint, PgStore, read_local, state_path
 from enrich.config import Config
@@ -138,6 +138,9 @@ class Runner:
             ddl = Ddl.for_target(client, target)
             if not target.embedded:
                 lock = self._lock_warehouse(target, ddl, store, warehouse)
+            recovered = swap.recover_interrupted_load(client, ddl)
+            if recovered:
+                self.say(recovered)
             path = state_path(self.config.home, warehouse)
             local, remote = load_checkpoints(store, path, warehouse)
             session = DbtSession(self.config)

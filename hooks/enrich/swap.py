@@ -21,8 +21,8 @@ from clickhouse_connect.driver.client import Client
 
 from enrich import killpoints
 from enrich.ddl import Ddl
+from enrich.project import SOURCE_TABLES
 
-SOURCE_TABLES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
 SCRATCH_SUFFIX = "__load"
 _READY = re.compile(r"^load (?P<id>[0-9a-f]+) ready: (?P<names>[\w,]+)$")
 
