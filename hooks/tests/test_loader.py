@@ -16,6 +16,8 @@ import pytest
 from conftest import enrich_env, query, run_enrich
 from recorded import run_recorded
 
+from enrich.errors import ExitCode
+
 DB = "polymarket"
 TABLES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
 
@@ -226,7 +228,7 @@ def test_bad_input_is_named_and_loads_nothing(
     files = write_good_files(tmp_path / "in")
     mutate(files)
     proc = run_enrich(home, "load", str(files), *(["--append"] if append else []), check=False)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.returncode == ExitCode.ERROR, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     message = proc.stderr
     if name is not None:
@@ -244,7 +246,7 @@ def test_both_formats_for_one_table_is_an_error(loaded_home: tuple[Path, dict], 
     files = write_good_files(tmp_path / "in")
     shutil.copy(files / "resolutions.csv", files / "resolutions.parquet")
     proc = run_enrich(home, "load", str(files), check=False)
-    assert proc.returncode == 1
+    assert proc.returncode == ExitCode.ERROR
     assert "resolutions.csv and resolutions.parquet" in proc.stderr
     assert checksums(home) == before
 
@@ -269,7 +271,7 @@ def test_export_unknown_name_lists_what_exists(tmp_path: Path) -> None:
     run_enrich(home, "load", str(write_good_files(tmp_path / "in")))
     out = tmp_path / "x.csv"
     proc = run_enrich(home, "export", "no_such_model", "--out", str(out), check=False)
-    assert proc.returncode == 1
+    assert proc.returncode == ExitCode.ERROR
     assert "no table or view named 'no_such_model'" in proc.stderr
     assert all(name in proc.stderr for name in TABLES)
     assert not out.exists()
@@ -293,7 +295,7 @@ def test_parquet_nulls_are_errors_and_types_convert(tmp_path: Path) -> None:
     }
     pq.write_table(pa.table(resolutions), files / "resolutions.parquet")
     proc = run_enrich(home, "load", str(files), check=False)
-    assert proc.returncode == 1
+    assert proc.returncode == ExitCode.ERROR
     assert "resolutions.parquet" in proc.stderr and "condition_id" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
     assert checksums(home) == before
@@ -382,7 +384,7 @@ def test_a_swap_killed_midway_is_completed_or_undone_by_the_next_command(
     bad = write_good_files(tmp_path / "bad")
     _replace("trades_raw.csv", ",100,60,", ",xx,60,")(bad)
     proc = run_enrich(home, "load", str(bad), check=False)
-    assert proc.returncode == 1 and "column shares" in proc.stderr, proc.stderr
+    assert proc.returncode == ExitCode.ERROR and "column shares" in proc.stderr, proc.stderr
     assert checksums(home) == (new if exchanges_made else old)
     assert _leftover_tables(home) == []
 
@@ -399,7 +401,7 @@ def _leftover_tables(home: Path) -> list[str]:
 
 
 def _one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.returncode == ExitCode.ERROR, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr

@@ -15,6 +15,8 @@ import pytest
 from conftest import PROJECT_DIR, enrich_env, query, run_enrich
 from server_fixtures import ChdbServer, chdb_server, free_port
 
+from enrich.errors import ExitCode
+
 pytestmark = pytest.mark.server
 
 RESULTS = ("pnl", "pnl_positions", "wallet_resolution_outcomes", "wallet_accuracy")
@@ -112,7 +114,7 @@ def test_connection_errors_are_one_line_without_password(server: ChdbServer, tmp
     proc = run_enrich(tmp_path / "home", "--target", "server", "run", "--local-checkpoints-only",
                       env=enrich_env(**env), check=False)
     output = proc.stdout + proc.stderr
-    assert proc.returncode == 1, output
+    assert proc.returncode == ExitCode.ERROR, output
     assert "Traceback" not in output
     assert secret not in output
     errors = [line for line in proc.stderr.splitlines() if line.strip()]
