@@ -243,20 +243,24 @@ def main(argv: list[str] | None = None) -> int:
                          "mismatched": [t for t in fresh if fresh[t] != resumed[t]]})
         print(f"episode {number}: {first or '(plain)'} {changes} kills {episodes[-1]['kills']} "
               f"equal {resumed == fresh}", flush=True)
+        # written after every episode, so an interrupted torture still leaves its figures
+        summary = summarize(args, attempts, episodes, time.monotonic() - started)
+        args.out.write_text(json.dumps(summary, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in summary.items() if k != "episode_list"}, indent=1))
+    return 0 if summary["mismatches"] == 0 else 1
+
+
+def summarize(args: argparse.Namespace, attempts: list[Attempt], episodes: list[dict], seconds: float) -> dict:
     kinds: dict[str, int] = {}
     for a in attempts:
         if a.killed:
             kind = a.how.split(":")[0].split(" ")[0]
             kinds[kind] = kinds.get(kind, 0) + 1
-    summary = {"scale": args.scale, "seed": args.seed, "kills": sum(a.killed for a in attempts),
-               "attempts": len(attempts), "episodes": len(episodes),
-               "mismatches": sum(not e["equal"] for e in episodes), "kills_by_kind": kinds,
-               "seconds": round(time.monotonic() - started),
-               "loadavg": Path("/proc/loadavg").read_text().split()[:3],
-               "episode_list": episodes}
-    args.out.write_text(json.dumps(summary, indent=1) + "\n")
-    print(json.dumps({k: v for k, v in summary.items() if k != "episode_list"}, indent=1))
-    return 0 if summary["mismatches"] == 0 else 1
+    return {"scale": args.scale, "seed": args.seed, "kills": sum(a.killed for a in attempts),
+            "attempts": len(attempts), "episodes": len(episodes),
+            "mismatches": sum(not e["equal"] for e in episodes), "kills_by_kind": kinds,
+            "seconds": round(seconds), "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+            "episode_list": episodes}
 
 
 if __name__ == "__main__":
