@@ -250,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if summary["mismatches"] == 0 else 1
 
 
-def summarize(args: argparse.Namespace, attempts: list[Attempt], episodes: list[dict], seconds: float) -> dict:
+def summarize(args: argparse.Namespace, attempts: list[Attempt], episodes: list[dict],
+              seconds: float) -> dict:
     kinds: dict[str, int] = {}
     for a in attempts:
         if a.killed:
