@@ -1,10 +1,14 @@
 """Test-only crash points: with ENRICH_TEST_KILL_AT=<point>:<n>, SIGKILL this process the n-th
 time it reaches <point>. Unset (as always outside the tests) every call here does nothing.
 
-The crash tests kill the runner from outside at random moments; these points let them also die
-inside windows too short to hit that way: `checkpoint` (the new state file is written but not yet
-renamed over the old one) and `replaced` (a batch's partitions are replaced, the staging table
-still exists and no checkpoint names the batch).
+The crash tests and `make torture` kill the runner from outside at random moments; these points
+let them also die inside windows too short to hit that way, and at every phase boundary:
+- `checkpoint`: the new state file is written but not yet renamed over the old one;
+- `replaced`: a batch's partitions are replaced, no checkpoint names the batch yet;
+- `startup`, `parsed`, `upstream`, `planned`, `step_completed`, `finalized`, `gates`: the
+  runner's phases, each reached right after it ends;
+- `load-mark` (between the ready marks of a load or seed) and `load-exchange` (between its
+  exchanges); `reset-forgotten` (`reset --all` deleted the checkpoints, no table dropped yet).
 """
 
 from __future__ import annotations
