@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 import yaml
 
-from enrich import gates, killpoints, mutations, swap
+from enrich import gates, killpoints, mutations, space, swap
 from enrich.changes import key_figures
 from enrich.checkpoints import CheckpointWriter, DamagedCheckpoint, PgStore, read_local, state_path
 from enrich.config import Config
@@ -156,7 +156,9 @@ class Runner:
             writer = CheckpointWriter(
                 path, store, self.say, queue_ledger=bool(os.environ.get("POSTGRES_URL"))
             )
-            return self._run(decision, writer, executor, warehouse)
+            with space.reported(target, "the batches committed so far stay checkpointed; free some "
+                                        "space, then `enrich run --resume`"):
+                return self._run(decision, writer, executor, warehouse)
         finally:
             if lock is not None:
                 lock.release()

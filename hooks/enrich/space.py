@@ -35,13 +35,16 @@ def where(target: Target, ex: BaseException) -> str:
     return str(creds.path) if target.embedded else f"the ClickHouse server {creds.host}:{creds.port}"
 
 
+NOTHING_CHANGED = "nothing was changed. Free some space and run the command again"
+
+
 @contextmanager
-def reported(target: Target) -> Iterator[None]:
-    """Turn running out of disk space inside the block into a one-line EnrichError."""
+def reported(target: Target, outcome: str = NOTHING_CHANGED) -> Iterator[None]:
+    """Turn running out of disk space inside the block into a one-line EnrichError; OUTCOME says
+    what state the command leaves and what to run."""
     try:
         yield
     except Exception as ex:
         if not is_no_space(ex):
             raise
-        raise EnrichError(f"{where(target, ex)}: no space left on device; nothing was changed. "
-                          "Free some space and run the command again") from None
+        raise EnrichError(f"{where(target, ex)}: no space left on device; {outcome}") from None
