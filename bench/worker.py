@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -123,9 +124,9 @@ def model_sql(client: Client, database: str, args: argparse.Namespace) -> dict[s
 def lens_share(client: Client, database: str, args: argparse.Namespace) -> dict[str, Any]:
     """The average-cost lens's share of Step D's engine time: the compiled pnl and pnl_positions
     with the lens (--compiled) and without it (--compiled-without, var avg_cost_lens false), run
-    alternately `repeat` times on the same data; the min of each counts. The share is taken on the
-    engine's CPU time, which other processes on a shared machine disturb far less than wall time;
-    the wall-time share is reported beside it."""
+    back to back `repeat` times on the same data. The share is taken on the engine's CPU time,
+    which other processes on a shared machine disturb less than wall time, per back-to-back pair
+    (both sides of a pair see the same load), and the median pair counts."""
     variants = {"with": Path(args.compiled), "without": Path(args.compiled_without)}
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
     for _ in range(args.repeat):
@@ -133,12 +134,16 @@ def lens_share(client: Client, database: str, args: argparse.Namespace) -> dict[
             times = [write_model(client, database, model, order_by, (compiled / f"{model}.sql").read_text())
                      for model, order_by in STEP_D_MODELS]
             runs[name].append((sum(t[0] for t in times), sum(t[1] for t in times)))
-    wall = {name: min(t[0] for t in times) for name, times in runs.items()}
-    cpu = {name: min(t[1] for t in times) for name, times in runs.items()}
-    return {"cpu_with_seconds": round(cpu["with"], 3), "cpu_without_seconds": round(cpu["without"], 3),
-            "share": round((cpu["with"] - cpu["without"]) / cpu["with"], 3),
-            "wall_with_seconds": round(wall["with"], 3), "wall_without_seconds": round(wall["without"], 3),
-            "wall_share": round((wall["with"] - wall["without"]) / wall["with"], 3),
+    pairs = list(zip(runs["with"], runs["without"], strict=True))
+    cpu_shares = [(w[1] - wo[1]) / w[1] for w, wo in pairs]
+    wall_shares = [(w[0] - wo[0]) / w[0] for w, wo in pairs]
+    return {"share": round(statistics.median(cpu_shares), 3),
+            "wall_share": round(statistics.median(wall_shares), 3),
+            "pair_shares": [round(x, 3) for x in cpu_shares],
+            "cpu_with_seconds": round(min(t[1] for t in runs["with"]), 3),
+            "cpu_without_seconds": round(min(t[1] for t in runs["without"]), 3),
+            "wall_with_seconds": round(min(t[0] for t in runs["with"]), 3),
+            "wall_without_seconds": round(min(t[0] for t in runs["without"]), 3),
             "runs": {name: [[round(w, 3), round(c, 3)] for w, c in times] for name, times in runs.items()}}
 
 

@@ -254,10 +254,11 @@ def load(home: Path, trades=TRADES, ctf_events=CTF_EVENTS) -> None:
 
 
 def snapshot(home: Path, table: str, where: str = "1 = 1", parameters: dict | None = None) -> list[tuple]:
-    """Every row of a Step D table but computed_at, sorted: equal snapshots mean equal tables."""
+    """Every row of a Step D table but computed_at, sorted, batch_key last: equal snapshots mean
+    equal tables."""
     key = "flow_id" if table == "pnl" else "wallet_address, condition_id"
-    return query(home, f"select * except computed_at from polymarket.{table} where {where} order by {key}",
-                 parameters)
+    return query(home, f"select * except (computed_at, batch_key), batch_key from polymarket.{table} "
+                       f"where {where} order by {key}", parameters)
 
 
 @pytest.fixture(scope="module")
