@@ -334,7 +334,11 @@ EVENTS = [
     (event("s1-0", "m1", "c1", 0, "SPLIT", "10", "5"), USED),
     (event("s1-1", "m1", "c1", 1, "SPLIT", "10", "5"), USED),
     (event("e_zero", "m1", "c1", 0, "MERGE", "0", "0"), "shares <= 0"),
-    (event("e_late", "m1", "c1", 0, "SPLIT", "1", "0.5", at=AFTER), "event after the condition resolved"),
+    # a split after the resolution is valid (docs/domain.md section 7): a complete set for 1 USD
+    (event("e_late-0", "m1", "c1", 0, "SPLIT", "1", "0.5", at=AFTER), USED),
+    (event("e_late-1", "m1", "c1", 1, "SPLIT", "1", "0.5", at=AFTER), USED),
+    # ... a redeem before it is not
+    (event("r_early", "m1", "c1", 0, "REDEEM", "1", "1"), "redeem before the condition resolved"),
 ]
 MARKETS = [
     ["m1", "c1", "q1", "cat", "2", "['Yes','No']", T],
@@ -361,7 +365,8 @@ HEADERS = {
     "resolutions": "condition_id,payout_numerators,resolved_at",
 }
 # Realized P&L by hand (docs/domain.md section 3); None: unresolved or its resolution quarantined.
-# c1 YES wins: W1 100 YES for 40 -> +60; W2 100 NO for 60 -> -60; W3 split 10 sets for 10 -> 0.
+# c1 YES wins: W1 100 YES for 40 -> +60; W2 100 NO for 60 -> -60; W3 split 10 sets for 10, and one
+# more set for 1 after the resolution -> 0 (a complete set is worth what it cost).
 # c2 outcome 2 wins: W1 10 for 5 + 0.1 fee -> 10 - 5.1; W2 sold them short for 5 - 0.1 -> -10 + 4.9.
 # cI NO wins: W3 10 NO for 4 -> +6, W4 sold them short -> -6.
 EXPECTED_PNL = {

@@ -66,5 +66,5 @@
 
 {#- post_hook: records the partition count in the table's comment (metadata, not a mutation). -#}
 {% macro record_batch_partitions() %}
-  alter table {{ this }} modify comment {{ clickhouse_string_literal('batch_partitions ' ~ (var('batch_partitions') | int)) }}
+  alter table {{ this }}{{ on_cluster() }} modify comment {{ clickhouse_string_literal('batch_partitions ' ~ (var('batch_partitions') | int)) }}
 {% endmacro %}
