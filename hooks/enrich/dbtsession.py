@@ -7,6 +7,7 @@ invocation instead.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -50,10 +51,27 @@ class DbtSession:
     @property
     def manifest(self) -> Any:
         if self._manifest is None:
+            self._forget_stale_partial_parse()
             result = dbtRunner().invoke([*self._global_args(), "parse", *self._base_args()])
             self._raise_on_failure(result, "parse")
             self._manifest = result.result
         return self._manifest
+
+    def _forget_stale_partial_parse(self) -> None:
+        """Parse from scratch once after the project's files change.
+
+        dbt 1.11's partial parsing keeps a singular test's yml `meta` from before its SQL file
+        changed: after an upgrade of the project the gates printed their dbt names and lost their
+        expected values. The saved parse is reused only while the project's files are the ones
+        it was made from.
+        """
+        digest = project_digest(self._config.project_dir)
+        marker = self.target_path / "enrich-project.sha256"
+        if marker.exists() and marker.read_text() == digest:
+            return
+        (self.target_path / "partial_parse.msgpack").unlink(missing_ok=True)
+        self.target_path.mkdir(parents=True, exist_ok=True)
+        marker.write_text(digest)
 
     def invoke(self, command: str, *args: str, variables: dict[str, Any] | None = None,
                what: str | None = None) -> dbtRunnerResult:
@@ -85,3 +103,14 @@ def _one_line(ex: BaseException) -> str:
     """dbt's exception as one line: engine lock and connection errors keep their own message."""
     lines = [line.strip() for line in str(ex).splitlines() if line.strip()]
     return " ".join(lines)[:2000] or type(ex).__name__
+
+
+def project_digest(project_dir: Path) -> str:
+    """A hash of every file dbt parses: the project file, models, macros, tests."""
+    digest = hashlib.sha256()
+    parsed = sorted(p for folder in ("models", "macros", "tests") for p in (project_dir / folder).rglob("*")
+                    if p.is_file())
+    files = [project_dir / "dbt_project.yml", *parsed]
+    for path in files:
+        digest.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -111,3 +112,34 @@ def test_a_damaged_engine_file_is_reported_as_itself_not_as_in_use(tmp_path: Pat
     assert proc.returncode == 4 and len(lines) == 1, proc.stderr
     assert "in use" not in lines[0] and "cannot start" in lines[0] and "trades_raw.sql" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_a_changed_project_is_parsed_from_scratch_once(tmp_path: Path) -> None:
+    """dbt 1.11's partial parsing loses a singular test's yml meta when the test's SQL changes;
+    the session throws the saved parse away whenever the project's files differ from its own."""
+    from enrich.config import Config
+    from enrich.dbtsession import DbtSession, project_digest
+
+    project = tmp_path / "project"
+    for part in ("dbt_project.yml", "models", "macros", "tests"):
+        source = PROJECT_DIR / part
+        (project / part).parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, project / part)
+        else:
+            shutil.copy(source, project / part)
+    config = Config(home=tmp_path / "home", target=None, project_dir=project)
+    session = DbtSession(config)
+    saved = session.target_path / "partial_parse.msgpack"
+    session.target_path.mkdir(parents=True)
+    saved.write_bytes(b"stale")
+    session._forget_stale_partial_parse()
+    assert not saved.exists()  # no marker yet: the project is new to this home
+    saved.write_bytes(b"current")
+    session._forget_stale_partial_parse()
+    assert saved.read_bytes() == b"current"  # same files: the saved parse is kept
+    gate = project / "tests" / "gates" / "gate_pnl_nulls.sql"
+    gate.write_text(gate.read_text() + "\n-- changed\n")
+    before = (session.target_path / "enrich-project.sha256").read_text()
+    session._forget_stale_partial_parse()
+    assert not saved.exists() and project_digest(project) != before
