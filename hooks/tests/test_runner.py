@@ -303,3 +303,24 @@ def test_mutation_wait_times_out_with_the_failure_reason(tmp_path: Path) -> None
     assert out["other_database"] == 0
     assert out["under_threshold"] == 1
     assert out["after_kill"] == 0
+
+
+RUN_THEN_LIST_DROPPED = """
+import sys
+from enrich import cli
+from enrich.config import Config
+from enrich.warehouse import connect, resolve_target
+code = cli.main(["--home", sys.argv[1], "run", "--batch-size", "60"])
+client = connect(resolve_target(Config.from_env(home=sys.argv[1])))
+print(code, client.query("select count() from system.dropped_tables").result_rows[0][0])
+"""
+
+
+def test_a_run_leaves_no_dropped_table_waiting_for_its_space(tmp_path: Path) -> None:
+    """Every table a run drops (staging tables of the batches, dbt's probes) frees its space at
+    once: Atomic databases otherwise keep a dropped table's data until a later process opens
+    the engine, and a kill loop grew a home by a gigabyte that way."""
+    run_enrich(tmp_path, "seed", "--scale", "tiny")
+    proc = subprocess.run([sys.executable, "-c", RUN_THEN_LIST_DROPPED, str(tmp_path)], cwd=PROJECT_DIR,
+                          env=enrich_env(), capture_output=True, text=True, timeout=600)
+    assert proc.stdout.strip().splitlines()[-1] == "0 0", proc.stdout + proc.stderr

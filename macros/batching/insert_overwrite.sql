@@ -14,7 +14,7 @@
   {%- endif -%}
   {%- set new_data_relation = existing_relation.incorporate(path={"identifier": existing_relation.identifier
       + '__dbt_new_data_' + invocation_id.replace('-', '_')}) -%}
-  {{ drop_relation_if_exists(new_data_relation) }}
+  {{ drop_new_data(new_data_relation) }}
   {% call statement('main') %}
     {{ get_create_table_as_sql(False, new_data_relation, sql) }}
   {% endcall %}
@@ -37,7 +37,16 @@
       {%- endfor %}
     {% endcall %}
   {%- endif %}
-  {% do adapter.drop_relation(new_data_relation) %}
+  {{ drop_new_data(new_data_relation) }}
+{% endmacro %}
+
+{#- Drops a batch's staging table SYNC: dbt-clickhouse adds SYNC only on a cluster, and an Atomic
+    database otherwise keeps a dropped table's data until a later process opens the engine. -#}
+{% macro drop_new_data(relation) %}
+  {% call statement('drop_new_data') %}
+    drop table if exists {{ relation }}{{ on_cluster() }} sync
+  {% endcall %}
+  {% do adapter.cache_dropped(relation) %}
 {% endmacro %}
 
 {#- The active partition ids of a table partitioned by `batch_key`, as integers. Ids that are not
