@@ -274,8 +274,11 @@ class RunState:
         """Forget the committed batches of every step one of whose tables is gone (dropped by
         hand, or lost with a damaged engine file): they are built again. Returns those steps."""
         cp = self.checkpoint
-        lost = [s.name for s in steps if any(m not in present for m in s.models)
-                and (cp.done.get(s.name) or s.name in cp.steps_done)]
+        lost = [
+            s.name
+            for s in steps
+            if any(m not in present for m in s.models) and (cp.done.get(s.name) or s.name in cp.steps_done)
+        ]
         for name in lost:
             cp.done[name] = []
             if name in cp.steps_done:
@@ -314,15 +317,12 @@ class RunState:
                 [lo, hi, sum(key_pairs[lo : hi + 1])] for lo, hi in added
             ]
             for step in list(cp.done):
-                kept = [r for r in cp.done[step] if not any(r[0] <= k <= r[1] for k in stale)]
-                if len(kept) != len(cp.done[step]) and step in cp.steps_done:
-                    cp.steps_done.remove(step)
-                cp.done[step] = kept
+                cp.done[step] = [r for r in cp.done[step] if not any(r[0] <= k <= r[1] for k in stale)]
             if stale:
                 cp.gates_done = False
-        if not cp.plan:
-            # nothing to build: every step is current
-            cp.steps_done = list(cp.steps)
+        # a step is complete exactly when every range of the plan is committed for it: ranges
+        # added for changed keys reopen a step that had finished (even one with nothing to build)
+        cp.steps_done = [s for s in cp.steps if not self.remaining(s) and (s in cp.steps_done or not cp.plan)]
         cp.signatures = {str(k): list(v) for k, v in sorted(current.items())}
         self._commit(
             "planned",

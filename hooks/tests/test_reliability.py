@@ -368,17 +368,18 @@ HEADERS = {
 # c1 YES wins: W1 100 YES for 40 -> +60; W2 100 NO for 60 -> -60; W3 split 10 sets for 10, and one
 # more set for 1 after the resolution -> 0 (a complete set is worth what it cost).
 # c2 outcome 2 wins: W1 10 for 5 + 0.1 fee -> 10 - 5.1; W2 sold them short for 5 - 0.1 -> -10 + 4.9.
-# cI NO wins: W3 10 NO for 4 -> +6, W4 sold them short -> -6.
+# cI NO wins: W3 10 NO for 4 -> +6, W4 sold them short -> -6. Condition ids are hex, so they are
+# lower-cased when staged (section 7): the results name it ci.
 EXPECTED_PNL = {
     (W1, "c1"): Decimal(60), (W2, "c1"): Decimal(-60), (W3, "c1"): Decimal(0),
     (W1, "c2"): Decimal("4.9"), (W2, "c2"): Decimal("-5.1"),
-    (W3, "cI"): Decimal(6), (W4, "cI"): Decimal(-6),
+    (W3, "ci"): Decimal(6), (W4, "ci"): Decimal(-6),
     (W1, "c3"): None, (W2, "c3"): None, (W3, "c3"): None, (W4, "c3"): None,
     (W1, "c4"): None, (W1, "c5"): None,
 }
 # Step E: held at resolution; W3 holds 10 YES and 10 NO of c1 (a tie: push); short sellers are flat
 EXPECTED_OUTCOMES = {(W1, "c1", "won"), (W2, "c1", "lost"), (W3, "c1", "push"), (W1, "c2", "won"),
-                     (W3, "cI", "won")}
+                     (W3, "ci", "won")}
 
 
 def csv_field(value: str | bytes) -> bytes:

@@ -430,6 +430,20 @@ def test_a_resumed_changed_run_adds_ranges_for_keys_that_changed_outside_its_pla
     assert state.checkpoint.plan == [[1, 1, 5], [3, 3, 5]] and state.checkpoint.done == {"D": [[1, 1]]}
 
 
+def test_a_change_after_a_run_with_nothing_to_build_reopens_its_steps(tmp_path: Path) -> None:
+    """Found by `make torture`: a --changed run with nothing to build marks every step complete;
+    killed before its gates, then data corrected, its resume must build the new key in both
+    steps, not skip steps still marked complete."""
+    baseline = checkpoint("complete", signatures={"0": [1, 7, 1], "1": [1, 7, 1]})
+    state = new_state(tmp_path, Decision("new", "changed", "changed", "all", baseline))
+    state.set_steps(STEPS)
+    state.reconcile({0: (1, 7, 1), 1: (1, 7, 1)}, [5, 5, 0, 0], 10)
+    assert state.checkpoint.plan == [] and state.checkpoint.steps_done == ["D", "E"]
+    state.reconcile({0: (1, 7, 1), 1: (1, 8, 1)}, [5, 5, 0, 0], 10)
+    assert state.checkpoint.plan == [[1, 1, 5]] and state.checkpoint.steps_done == []
+    assert state.remaining("D") == state.remaining("E") == [[1, 1, 5]]
+
+
 def test_nothing_changed_completes_every_step_without_a_batch(tmp_path: Path) -> None:
     baseline = checkpoint("complete", signatures={"0": [1, 7, 1]})
     state = new_state(tmp_path, Decision("new", "changed", "changed", "all", baseline))
