@@ -1,73 +1,67 @@
 """End to end and single shot: `enrich run --step all --fresh` against a dbt build of every partition.
 
-The runner's console log (timestamped lines) splits an end-to-end run into its phases; the
+The runner's events (`full-enrichment.events.jsonl`) split an end-to-end run into its phases; the
 benchmark's own clock marks the process start and end, so the phases add up to the wall time.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Any
 
 from bench.home import Home
 
-BATCH_LINE = re.compile(r"step (\w) batch (\d+)/(\d+) keys (\d+)-(\d+) pairs (\d+) rows (\d+) ([\d.]+)s")
-MARKS = {
-    "begin": re.compile(r"^enrich run --step"),
-    "upstream": re.compile(r"^building the upstream views"),
-    "plan": re.compile(r"^plan "),
-    "started": re.compile(r"^run \w+ started"),
-    "D": re.compile(r"^step D complete"),
-    "E": re.compile(r"^step E complete"),
-}
 FINAL_MODELS = ("pnl", "pnl_positions", "wallet_resolution_outcomes", "wallet_accuracy")
 
 
-def parse_console(text: str) -> tuple[dict[str, datetime], list[dict[str, Any]]]:
+def parse_events(lines: list[str]) -> tuple[dict[str, datetime], list[dict[str, Any]]]:
+    """The moments a run's phases ended, and its batches, from its events."""
     marks: dict[str, datetime] = {}
     batches: list[dict[str, Any]] = []
-    for line in text.splitlines():
-        stamp, _, message = line.partition(" ")
-        at = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        for name, pattern in MARKS.items():
-            if name not in marks and pattern.search(message):
-                marks[name] = at
-        match = BATCH_LINE.search(message)
-        if match:
-            step, idx, total, lo, hi, pairs, rows, seconds = match.groups()
-            batches.append({"step": step, "batch": int(idx), "of": int(total), "keys": [int(lo), int(hi)],
-                            "pairs": int(pairs), "rows": int(rows), "seconds": float(seconds)})
+    for line in lines:
+        event = json.loads(line)
+        at = datetime.fromisoformat(event["ts"])
+        kind = event["event"]
+        name = {"run_started": "begin", "tables_dropped": "dropped", "planned": "plan"}.get(kind)
+        if kind == "step_completed":
+            name = event["step"]
+        if name and name not in marks:
+            marks[name] = at
+        if kind == "batch_committed":
+            batches.append({"step": event["step"], "batch": event["batch"], "of": event["batches"],
+                            "keys": [event["key_lo"], event["key_hi"]], "pairs": event["pairs"],
+                            "rows": event["rows"], "seconds": event["seconds"]})
     return marks, batches
 
 
 def end_to_end(home: Home, postgres_url: str, batch_size: int | None = None) -> dict[str, Any]:
     """One fresh run of Steps D, E and the gates; wall time, peak RSS, and where the time went."""
-    offset = home.console_log.stat().st_size if home.console_log.exists() else 0
+    offset = home.events.stat().st_size if home.events.exists() else 0
     args = ["run", "--step", "all", "--fresh"]
     if batch_size is not None:
         args += ["--batch-size", str(batch_size)]
     measured = home.enrich(*args, env={"POSTGRES_URL": postgres_url})
-    with home.console_log.open() as fh:
+    with home.events.open() as fh:
         fh.seek(offset)
-        marks, batches = parse_console(fh.read())
-    missing = [name for name in MARKS if name not in marks]
+        marks, batches = parse_events(fh.read().splitlines())
+    missing = [name for name in ("begin", "dropped", "plan", "D", "E") if name not in marks]
     if missing:
-        raise ValueError(f"the runner's console log has no {', '.join(missing)} line: {home.console_log}")
+        raise ValueError(f"the run's events lack {', '.join(missing)}: {home.events}")
     pairs = home.worker("pairs")
 
     def span(a: datetime, b: datetime) -> float:
         return round((b - a).total_seconds(), 3)
 
     phases = {
-        # interpreter, imports, lock, checkpoint files
+        # interpreter, imports, lock, Postgres connect and migrations, the checkpoints, the decision
         "startup": span(measured.started_at, marks["begin"]),
-        # Postgres connect and migrations, reading the checkpoints
-        "checkpoint_store": span(marks["begin"], marks["upstream"]),
-        # dbt parse, the staging/intermediate views, the mutation wait, the plan query
-        "parse_views_plan": span(marks["upstream"], marks["plan"]),
-        "drop_models": span(marks["plan"], marks["started"]),
-        "step_D": span(marks["started"], marks["D"]),
+        # dbt parse, --fresh's drop of the result tables
+        "parse_drop_models": span(marks["begin"], marks["dropped"]),
+        # the upstream models (flows table), the mutation wait, the per-key signatures and the plan
+        "upstream_plan": span(marks["dropped"], marks["plan"]),
+        "step_D": span(marks["plan"], marks["D"]),
         "step_E": span(marks["D"], marks["E"]),
         # dbt test of the gates, then exit
         "gates": span(marks["E"], measured.ended_at),

@@ -27,6 +27,10 @@ class Home:
     def console_log(self) -> Path:
         return self.path / "full-enrichment.console.log"
 
+    @property
+    def events(self) -> Path:
+        return self.path / "full-enrichment.events.jsonl"
+
     def env(self, extra: dict[str, str] | None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("POSTGRES_URL", "BATCH_SIZE")}
         env["ENRICH_HOME"] = str(self.path)

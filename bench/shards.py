@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bench import machine, proc
-from bench.endtoend import parse_console
+from bench.endtoend import parse_events
 from enrich.config import PROJECT_DIR
 
 SHARDED_SOURCES = ("trades_raw", "ctf_events", "resolutions")
@@ -41,7 +41,7 @@ REPLICATED_SOURCES = ("markets_dim",)
 RESULTS = ("pnl", "pnl_positions", "wallet_resolution_outcomes")
 CROSS_SHARD = ("wallet_accuracy",)
 RUN = ("run", "--step", "all", "--fresh")
-CONSOLE_LOG = "full-enrichment.console.log"
+EVENTS = "full-enrichment.events.jsonl"
 
 
 class SimulationError(Exception):
@@ -94,16 +94,16 @@ def timed_run(home: Path) -> dict[str, Any]:
     meanwhile (`--jobs 1`); it shows the work when other processes on the machine slow the wall clock.
     """
     before, cpu = loadavg(), children_cpu_seconds()
-    offset = (home / CONSOLE_LOG).stat().st_size if (home / CONSOLE_LOG).exists() else 0
+    offset = (home / EVENTS).stat().st_size if (home / EVENTS).exists() else 0
     measured = enrich(home, *RUN)
     cpu = children_cpu_seconds() - cpu
-    with (home / CONSOLE_LOG).open() as fh:
+    with (home / EVENTS).open() as fh:
         fh.seek(offset)
-        marks, batches = parse_console(fh.read())
+        marks, batches = parse_events(fh.read().splitlines())
     return {
         "seconds": round(measured.seconds, 2),
         "cpu_seconds": round(cpu, 2),
-        "step_D": round((marks["D"] - marks["started"]).total_seconds(), 2),
+        "step_D": round((marks["D"] - marks["plan"]).total_seconds(), 2),
         "step_E": round((marks["E"] - marks["D"]).total_seconds(), 2),
         "batches": len(batches),
         "peak_rss_mb": round(measured.peak_rss_mb),
