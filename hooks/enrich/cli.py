@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--allow-empty", action="store_true", help="let a file with no rows empty its table")
 
     seed = command("seed", _cmd_seed, "generate a deterministic synthetic dataset as the source tables")
-    seed.add_argument("--scale", choices=["tiny", "reference", "10x"], default="reference")
+    seed.add_argument("--scale", choices=["tiny", "reference", "10x", "100x"], default="reference")
     seed.add_argument("--seed", type=int, default=42)
 
     export = command("export", _cmd_export, "write a model, source or quarantine to .csv or .parquet")

@@ -44,7 +44,7 @@ class Scale:
 # A tier's share of the traders of every condition. A tier must hold at least its share of the
 # largest condition's traders, so a condition never needs one wallet twice.
 TIER_PERCENT = (10, 20, 25, 25, 20)
-# The reference scale of docs/domain.md: 2,839 wallets, 136,931 pairs. 10x scales both.
+# The reference scale of docs/domain.md: 2,839 wallets, 136,931 pairs. 10x and 100x scale both.
 SCALES = {
     "tiny": Scale(whales=3, tiers=(3, 6, 12, 16, 20), tier_percent=TIER_PERCENT, pairs=400,
                   size_min=7, size_scale=4.0, size_cap=24, mean_extra_actions=2.1),
@@ -52,6 +52,9 @@ SCALES = {
                        pairs=136_931, size_min=7, size_scale=10.0, size_cap=300, mean_extra_actions=2.1),
     "10x": Scale(whales=120, tiers=(390, 1_500, 4_500, 9_000, 12_880), tier_percent=TIER_PERCENT,
                  pairs=1_369_310, size_min=7, size_scale=10.0, size_cap=300, mean_extra_actions=2.1),
+    # Polymarket's whole history: `make bench-100x`, not CI
+    "100x": Scale(whales=1_200, tiers=(3_900, 15_000, 45_000, 90_000, 128_800), tier_percent=TIER_PERCENT,
+                  pairs=13_693_100, size_min=7, size_scale=10.0, size_cap=300, mean_extra_actions=2.1),
 }
 MAX_MAKERS = 3
 
