@@ -241,7 +241,7 @@ class Runner:
         executor.upstream(steps)
         self._wait_mutations(executor)
         figures = key_figures(executor.client, executor.ddl.database, partitions)
-        batch_size = size_option or cp.batch_size or default_batch_size(sum(figures.pairs))
+        batch_size = size_option or cp.batch_size or default_batch_size(figures.pairs)
         if cp.step_request == "E" and not cp.planned:
             self._check_step_d_current(decision, figures.signatures)
         first_plan = not cp.planned

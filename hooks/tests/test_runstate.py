@@ -28,8 +28,7 @@ from enrich.errors import EnrichError, ExitCode
 from enrich.events import EventLog, read_events
 from enrich.project import Step
 from enrich.runstate import (
-    DEFAULT_BATCHES,
-    MIN_DEFAULT_BATCH_SIZE,
+    MAX_DEFAULT_BATCH_PAIRS,
     Decision,
     Options,
     RunState,
@@ -102,14 +101,21 @@ def test_pack_ranges_rejects_a_batch_size_below_one() -> None:
         pack_ranges([1, 2], 0)
 
 
-def test_default_batch_size_aims_at_a_fixed_number_of_batches_with_a_floor() -> None:
-    assert default_batch_size(1) == MIN_DEFAULT_BATCH_SIZE
-    assert default_batch_size(DEFAULT_BATCHES * MIN_DEFAULT_BATCH_SIZE) == MIN_DEFAULT_BATCH_SIZE
-    pairs_10x = 1_369_310
-    assert default_batch_size(pairs_10x) == -(-pairs_10x // DEFAULT_BATCHES)
-    # whole keys per range: greedy packing may need one range more than the target
-    batches = len(pack_ranges([1_000] * 1_369, default_batch_size(1_369_000)))
-    assert batches in (DEFAULT_BATCHES, DEFAULT_BATCHES + 1)
+def test_default_batch_size_is_as_few_even_batches_as_the_bound_allows() -> None:
+    # the reference scale fits one batch; a key's pairs never split a range
+    reference = [535] * 256
+    assert len(pack_ranges(reference, default_batch_size(reference))) == 1
+    for per_key, keys in ((5_349, 256), (53_489, 256), (1_000, 1_369), (MAX_DEFAULT_BATCH_PAIRS, 3)):
+        pairs = [per_key] * keys
+        wanted = -(-sum(pairs) // MAX_DEFAULT_BATCH_PAIRS)
+        ranges = pack_ranges(pairs, default_batch_size(pairs))
+        assert wanted <= len(ranges) <= wanted + 1, (per_key, keys)
+        held = [sum(pairs[lo:hi + 1]) for lo, hi in ranges]
+        # even, and within the bound unless a single key exceeds it
+        assert max(held) <= min(-(-sum(pairs) // wanted) + per_key, max(MAX_DEFAULT_BATCH_PAIRS, per_key))
+    uneven = [0] * 100 + [7] + [0] * 155
+    assert pack_ranges(uneven, default_batch_size(uneven)) == [(0, 255)]
+    assert default_batch_size([0] * 256) >= 1
 
 
 def test_batch_size_sources() -> None:
