@@ -93,9 +93,11 @@ def run_gates(config: Config, session: DbtSession | None = None,
         print(recovered, file=sys.stderr)
     session = session or DbtSession(config)
     if build_views:
-        # The views the gates read (staging, quarantine) are cheap and may not exist yet, or
-        # may predate a change of the project.
+        # The views the gates read (staging) may not exist yet or may predate a change of the
+        # project; the tables built from the sources alone (the valid flows, the quarantine) are
+        # rebuilt only when the sources changed since.
         views = session.invoke("run", "--select", f"+tag:{GATE_TAG},config.materialized:view",
+                               f"+tag:{GATE_TAG},config.materialized:source_current_table",
                                variables=variables, what="building the views the gates read")
         if not views.success:
             raise EnrichError("building the views the gates read failed; see the dbt log under the "

@@ -259,7 +259,7 @@ class Runner:
                 f"built: rebuilding them ({_keys(reconciled.stale)})"
             )
         self.say(
-            f"plan: {cp.total_batches} batches over {partitions} keys, {cp.total_pairs:,} pairs "
+            f"plan: {_batches(cp.total_batches)} over {partitions} keys, {cp.total_pairs:,} pairs "
             f"(batch size {batch_size:,})" + (" - nothing changed" if not cp.plan else "")
         )
         for step in steps:
@@ -276,7 +276,7 @@ class Runner:
             killpoints.reached("step_completed")
             self.say(
                 f"step {step.name} complete: {cp.pairs_done(step.name):,} pairs in "
-                f"{len(cp.ranges_done(step.name))} batches"
+                f"{_batches(len(cp.ranges_done(step.name)))}"
             )
         code = 0
         if cp.step_request == "all" and not cp.gates_done:
@@ -332,6 +332,10 @@ def _every_table(*stored: Any) -> list[str]:
     return sorted(
         {t for c in stored if c is not None and not isinstance(c, DamagedCheckpoint) for t in c.tables}
     )
+
+
+def _batches(count: int) -> str:
+    return f"{count} batch" if count == 1 else f"{count} batches"
 
 
 def _keys(keys: tuple[int, ...]) -> str:

@@ -330,7 +330,7 @@ def render(report: dict[str, Any], out: TextIO) -> None:
     for name, rows in figures["tables"].items():
         say(f"  {name:<28} {'absent' if rows is None else f'{rows:,} rows'}")
     if figures["quarantine"] is None:
-        say("quarantine: the view is not built yet (`enrich gates` builds it)")
+        say("quarantine: not built yet (`enrich run` and `enrich gates` build it)")
         return
     say(
         f"quarantine: {sum(q['rows'] for q in figures['quarantine']):,} rows"

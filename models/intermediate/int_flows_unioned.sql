@@ -1,10 +1,11 @@
 {#- One row per valid flow (docs/domain.md section 3) with its condition's resolution.
-    A table, rebuilt whole once per run before the batches: validation (duplicate ids, the
-    market and resolution checks) is global over the sources, so doing it here once instead of in
-    every batch's views removes most of a batch's cost. Ordered by batch_key first, so a batch
-    reads only its key range. The marts that read it check it is newer than the sources. -#}
+    A table, built whole before the batches: validation (duplicate ids, the market and
+    resolution checks) is global over the sources, so doing it here once instead of in every
+    batch's views removes most of a batch's cost. Ordered by batch_key first, so a batch reads
+    only its key range. It records the sources' signature; a run on unchanged sources keeps it
+    (materialization source_current_table) and the marts that read it check it is current. -#}
 {{ config(
-    materialized='table',
+    materialized='source_current_table',
     order_by='(batch_key, condition_id, wallet_address, flow_id)',
     post_hook="{{ record_source_signature() }}",
 ) }}

@@ -1,9 +1,13 @@
-{{ config(materialized='view') }}
+{{ config(
+    materialized='source_current_table',
+    post_hook="{{ record_source_signature() }}",
+) }}
 
 {#- Every source row kept out of the P&L, with its reason, plus the extra copies of identical
-    duplicates that were collapsed into one: the rows the validated models mark is_valid = 0. A
-    view, so it always reflects the current sources. raw_row shows the staged row (hex ids
-    lower-cased). -#}
+    duplicates that were collapsed into one: the rows the validated models mark is_valid = 0.
+    A table built with int_flows_unioned from the same sources, and kept while they are unchanged,
+    so the gates read it rather than validating every source row again. raw_row shows the staged
+    row (hex ids lower-cased). -#}
 with trades as (
     select
         'trades_raw' as source_table,

@@ -1,6 +1,7 @@
 {#- Gate 3: the wallets of wallet_resolution_outcomes against the wallets holding a position at
-    resolution, counted again straight from the validated sources (docs/domain.md, section 4) rather
-    than from the Step E models. Always one row, so the stored result keeps both numbers. -#}
+    resolution, counted again from the valid flows (int_flows_unioned: the validated sources,
+    persisted once per source change) with rules of its own (docs/domain.md, section 4) rather than
+    from the Step E models. Always one row, so the stored result keeps both numbers. -#}
 {{ config(
     tags=['gate'],
     store_failures=true,
@@ -8,40 +9,19 @@
     fail_calc='sum(expected != actual)',
 ) }}
 
-with resolved_conditions as (
+with position_changes as (
 
-    select condition_id, resolved_at
-    from {{ ref('int_resolutions_validated') }}
-    where is_valid = 1
-      and {{ in_batch_range('batch_key') }}
-
-),
-
-position_changes as (
-
+    -- the valid flows of resolved conditions; a REDEEM does not change what was held when the
+    -- condition resolved, nor does a SPLIT or MERGE after it
     select
         wallet_address,
         condition_id,
         outcome_index,
-        block_time,
-        if(side = 'BUY', shares, -shares) as delta
-    from {{ ref('int_trades_validated') }}
-    where is_valid = 1
-      and {{ in_batch_range('batch_key') }}
-
-    union all
-
-    -- a REDEEM does not change what was held when the condition resolved, nor does a SPLIT or
-    -- MERGE after it
-    select
-        wallet_address,
-        condition_id,
-        outcome_index,
-        block_time,
-        if(event_type = 'SPLIT', shares, -shares) as delta
-    from {{ ref('int_ctf_events_validated') }}
-    where is_valid = 1
-      and event_type in ('SPLIT', 'MERGE')
+        delta_shares
+    from {{ ref('int_flows_unioned') }}
+    where is_resolved = 1
+      and flow_type != 'REDEEM'
+      and block_time <= resolved_at
       and {{ in_batch_range('batch_key') }}
 
 ),
@@ -49,14 +29,12 @@ position_changes as (
 held as (
 
     select
-        position_changes.wallet_address as wallet_address,
-        position_changes.condition_id as condition_id,
-        position_changes.outcome_index as outcome_index,
+        wallet_address,
+        condition_id,
+        outcome_index,
         -- Decimal256: a sum that cannot wrap (docs/domain.md section 7)
-        greatest(sum(toDecimal256(position_changes.delta, 6)), 0) as held_shares
+        greatest(sum(toDecimal256(delta_shares, 6)), 0) as held_shares
     from position_changes
-    inner join resolved_conditions on resolved_conditions.condition_id = position_changes.condition_id
-    where position_changes.block_time <= resolved_conditions.resolved_at
     group by wallet_address, condition_id, outcome_index
 
 ),
