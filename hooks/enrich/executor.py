@@ -19,7 +19,7 @@ from enrich import killpoints
 from enrich.dbtsession import DbtSession
 from enrich.ddl import Ddl
 from enrich.errors import EnrichError
-from enrich.project import BATCH_KEY, QUARANTINE_MODEL, Step, result_tables
+from enrich.project import BATCH_KEY, KEY_FIGURES_MODEL, QUARANTINE_MODEL, Step, result_tables
 from enrich.warehouse import quote_identifier, table
 
 
@@ -64,9 +64,11 @@ class Executor:
         shutil.copyfile(produced, self.artifacts / f"{self._invocations:04d}-{name}.json")
 
     def upstream(self, steps: Sequence[Step]) -> None:
-        """Everything the steps' models read (views, the flows table) and the quarantine view."""
+        """Everything the steps' models read (views, the flows table), the batch keys' figures and
+        the quarantine."""
         models = result_tables(tuple(steps))
-        self._run([*(f"+{m}" for m in models), f"+{QUARANTINE_MODEL}"], (), "build of the upstream models",
+        self._run([*(f"+{m}" for m in models), f"+{KEY_FIGURES_MODEL}", f"+{QUARANTINE_MODEL}"], (),
+                  "build of the upstream models",
                   exclude=models)
         killpoints.reached("upstream")
 

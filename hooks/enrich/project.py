@@ -16,11 +16,10 @@ from enrich.errors import EnrichError
 
 # The source tables of the data contract (docs/domain.md, section 2).
 SOURCE_TABLES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
-# The table of valid flows the batch plan and the change signatures read; rebuilt once per run.
+# The table of valid flows every batch reads.
 FLOWS_MODEL = "int_flows_unioned"
-# Every markets_dim row with its verdict (is_valid); the valid ones, one per market_id, carry the
-# labels and category that reach Step E.
-MARKETS_MODEL = "int_markets_validated"
+# Per batch key: the pairs the batch plan packs and the signature that tells which keys changed.
+KEY_FIGURES_MODEL = "int_batch_keys_summarized"
 # Every rejected source row with its reason.
 QUARANTINE_MODEL = "quarantine"
 # The partition key column of every batched model.
