@@ -30,13 +30,15 @@ class KeyFigures:
 def key_figures(client: Client, database: str, batch_partitions: int) -> KeyFigures:
     pairs = [0] * batch_partitions
     signatures: dict[int, Signature] = {}
-    for key, key_pairs, flows, flows_hash, markets_hash in client.query(
-            f"select batch_key, pairs, flows, flows_hash, markets_hash from {table(database, KEY_FIGURES_MODEL)}"
-            " order by batch_key").result_rows:
+    summary = table(database, KEY_FIGURES_MODEL)
+    rows = client.query(
+        f"select batch_key, pairs, flows, flows_hash, markets_hash from {summary} order by batch_key"
+    ).result_rows
+    for key, key_pairs, flows, flows_hash, markets_hash in rows:
         if not 0 <= key < batch_partitions:
             raise EnrichError(
-                f"{KEY_FIGURES_MODEL} has batch key {key}, outside 0..{batch_partitions - 1}: it was built with "
-                "another batch_partitions; run `enrich run --fresh`"
+                f"{KEY_FIGURES_MODEL} has batch key {key}, outside 0..{batch_partitions - 1}: it was "
+                "built with another batch_partitions; run `enrich run --fresh`"
             )
         pairs[key] = int(key_pairs)
         signatures[int(key)] = (int(flows), int(flows_hash), int(markets_hash))
