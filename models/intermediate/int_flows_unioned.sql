@@ -2,11 +2,12 @@
     A table, built whole before the batches: validation (duplicate ids, the market and
     resolution checks) is global over the sources, so doing it here once instead of in every
     batch's views removes most of a batch's cost. Ordered by batch_key first, so a batch reads
-    only its key range. It records the sources' signature; a run on unchanged sources keeps it
+    only its key range, then by position and replay order (outcome, block_time, flow_id), so the
+    average-cost lens of `pnl` groups and sorts rows that are already in order. It records the sources' signature; a run on unchanged sources keeps it
     (materialization source_current_table) and the marts that read it check it is current. -#}
 {{ config(
     materialized='source_current_table',
-    order_by='(batch_key, condition_id, wallet_address, flow_id)',
+    order_by='(batch_key, condition_id, wallet_address, outcome_index, block_time, flow_id)',
     post_hook="{{ record_source_signature() }}",
 ) }}
 

@@ -17,24 +17,16 @@ with flows as (
     where {{ in_batch_range('batch_key') }}
 ),
 
-priced as (
-    select
-        *,
-        -- num / S need not terminate (1/3): 18 decimals in Decimal256, rounded to 12 once at the end;
-        -- greatest() only keeps the unused branch of if() from dividing by zero
-        toDecimal256(cash_usd, 18)
-            + toDecimal256(delta_shares, 18) * payout_numerator / greatest(payout_denominator, 1) as flow_pnl
-    from flows
-),
-
 {#- var avg_cost_lens (default true): `make bench` compiles Step D without the lens to time its share. -#}
 {% if var('avg_cost_lens', true) %}
 {#- The average-cost lens (docs/domain.md section 8), replayed per (wallet, condition, outcome) in
     block_time, flow_id order. Integers keep it exact: shares in micro-shares and cash in pico-USD
     as Int128, products in Int256. Valid inputs are at most 1e15 (section 7), so a position would
     need over 1e11 flows to reach Int128's 1.7e38. The flows come back out of the replay with every
-    column final reads (avg_cost_priced): joining the lens back onto `priced` cost more than the
-    lens itself. -#}
+    column final reads (avg_cost_priced): joining the lens back onto the flows cost more than the
+    lens itself. Moving the rows through the replay is most of its cost, so the legs carry only
+    what differs per flow: a position's market, outcome count and payout are its aggregates, and a
+    flow's P&L is priced after the replay. -#}
 avg_cost_legs as (
     select
         *,
@@ -44,7 +36,7 @@ avg_cost_legs as (
         if(flow_type = 'REDEEM' and is_resolved = 1,
            toInt128(intDiv(toInt256(-delta_micro) * 1000000 * payout_numerator, greatest(payout_denominator, 1))),
            toInt128(abs(cash_usd + fee_usd) * 1000000) * 1000000) as value_pico
-    from priced
+    from flows
 ),
 
 avg_cost_replayed as (
@@ -53,9 +45,15 @@ avg_cost_replayed as (
         condition_id,
         wallet_address,
         outcome_index,
+        -- one market, outcome count and resolution per condition, one payout per outcome
+        any(market_id) as market_id,
+        any(outcome_count) as outcome_count,
+        any(is_resolved) as is_resolved,
+        any(payout_numerator) as payout_numerator,
+        any(payout_denominator) as payout_denominator,
         -- the flows' other columns ride along, so the rows come back out of the replay with no join
-        arraySort(groupArray((block_time, flow_id, flow_type, delta_micro, value_pico, market_id,
-                              outcome_count, delta_shares, cash_usd, fee_usd, is_resolved, flow_pnl))) as legs,
+        arraySort(groupArray((block_time, flow_id, flow_type, delta_micro, value_pico,
+                              delta_shares, cash_usd, fee_usd))) as legs,
         legs.4 as deltas,
         legs.5 as leg_values,
         -- the amount held after each leg; a sell takes q' = min(q, amount), so it never goes below 0
@@ -103,7 +101,7 @@ avg_cost_priced as (
         cash_usd,
         fee_usd,
         is_resolved,
-        flow_pnl,
+        {{ flow_pnl_sql() }} as flow_pnl,
         toDecimal128(toDecimal256(realized, 12) / 1000000000000, 12) as avg_cost_realized_usd,
         toDecimal128(toDecimal256(amount_change, 6) / 1000000, 6) as avg_cost_shares,
         toDecimal128(toDecimal256(basis_change, 12) / 1000000000000, 12) as avg_cost_basis_usd
@@ -112,16 +110,20 @@ avg_cost_priced as (
         legs.1 as block_time,
         legs.2 as flow_id,
         legs.3 as flow_type,
-        legs.6 as market_id,
-        legs.7 as outcome_count,
-        legs.8 as delta_shares,
-        legs.9 as cash_usd,
-        legs.10 as fee_usd,
-        legs.11 as is_resolved,
-        legs.12 as flow_pnl,
+        legs.6 as delta_shares,
+        legs.7 as cash_usd,
+        legs.8 as fee_usd,
         realized_pico as realized,
         amount_changes as amount_change,
         basis_changes as basis_change
+),
+
+{% else %}
+priced as (
+    select
+        *,
+        {{ flow_pnl_sql() }} as flow_pnl
+    from flows
 ),
 
 {% endif %}
