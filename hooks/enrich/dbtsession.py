@@ -2,17 +2,22 @@
 
 A changed `--vars` makes dbt re-parse the project (about a second on these machines); the
 runner changes vars on every batch, so the manifest is parsed once and handed to each
-invocation instead.
+invocation instead. Two more fixed costs of an invocation are removed here (`make bench`
+profiles): dbt writing the whole manifest.json again after every command, and dbt-common
+walking the interpreter's stack with source lookups for every behavior flag of every adapter
+it creates.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from dbt.cli.main import dbtRunner, dbtRunnerResult
+from dbt_common import behavior_flags
 
 from enrich import killpoints
 from enrich.config import Config
@@ -28,6 +33,7 @@ class DbtSession:
         self._config = config
         self._quiet = quiet
         self._manifest: Any = None
+        behavior_flags.BehaviorFlagRendered._default_source = staticmethod(_calling_module)  # type: ignore[method-assign]
 
     @property
     def target_path(self) -> Path:
@@ -76,13 +82,22 @@ class DbtSession:
     def invoke(self, command: str, *args: str, variables: dict[str, Any] | None = None,
                what: str | None = None) -> dbtRunnerResult:
         """Run one dbt command on the shared manifest; raise DbtError when dbt itself fails."""
-        argv = [*self._global_args(), command, *args, *self._base_args()]
+        argv = [*self._global_args(), command, *args, *self._base_args(), "--no-write-json"]
         if variables:
             argv += ["--vars", json.dumps(variables)]
         result = dbtRunner(manifest=self.manifest, callbacks=killpoints.dbt_callbacks()).invoke(argv)
         if result.exception is not None:
             raise DbtError(f"{what or 'dbt ' + command} failed: {_one_line(result.exception)}") from None
+        self._write_run_results(result)
         return result
+
+    def _write_run_results(self, result: dbtRunnerResult) -> None:
+        """run_results.json of the invocation, as dbt writes it (for `dbt retry` and the runs
+        kept under <home>/dbt/runs/), without dbt's copy of the unchanged manifest next to it."""
+        write = getattr(result.result, "write", None)
+        if write is not None:
+            self.target_path.mkdir(parents=True, exist_ok=True)
+            write(str(self.target_path / "run_results.json"))
 
     def run_operation(self, macro: str, macro_args: dict[str, Any] | None = None) -> None:
         args = [macro]
@@ -97,6 +112,19 @@ class DbtSession:
             raise DbtError(f"dbt {what} failed: {_one_line(result.exception)}") from None
         if not result.success:
             raise DbtError(f"dbt {what} failed; see the dbt log under the home's dbt/logs")
+
+
+def _calling_module() -> str:
+    """dbt-common's default `source` of a behavior flag, the first module on the stack other than
+    its own, found from the frames' globals: `inspect.stack()` reads the source lines of every
+    frame, about 70 ms per flag on a dbt invocation's deep stack."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_globals.get("__name__")
+        if name and name not in (behavior_flags.__name__, __name__):
+            return str(name)
+        frame = frame.f_back
+    return "Unknown"
 
 
 def _one_line(ex: BaseException) -> str:
