@@ -237,9 +237,11 @@ class Runner:
         left = executor.drop_leftovers(cp.tables)
         if left:
             self.say(f"dropped {len(left)} staging table(s) left by an interrupted run")
+        # a mutation of a source still pending would be applied after the flows were built from
+        # the rows before it
+        self._wait_mutations(executor)
         self.say("building the upstream models")
         executor.upstream(steps)
-        self._wait_mutations(executor)
         figures = key_figures(executor.client, executor.ddl.database, partitions)
         batch_size = size_option or cp.batch_size or default_batch_size(figures.pairs)
         if cp.step_request == "E" and not cp.planned:
