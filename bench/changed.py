@@ -1,11 +1,11 @@
 """`enrich run --changed` after appending 1% new trades (bench.append), against a full run.
 
-On a home whose last run was a full one: append the new rows (`enrich load --append`), time
-`enrich run --changed`, checksum the result tables, then `enrich run --fresh` on the same data,
-checksum again and compare. The fresh run is the full run the --changed time is measured against
-(same data, same moment). Afterwards the sources are loaded back from their exports, so a later
-bench starts from the seeded data; the seed marker is removed meanwhile, so a bench killed in
-between seeds the home again instead of reusing changed data.
+On a home whose last run was a full one: export the sources, append the new rows (`enrich load
+--append`), time `enrich run --changed`, checksum the result tables, then `enrich run --fresh` on
+the same data, checksum again and compare. The fresh run is the full run the --changed time is
+measured against (same data, same moment). Afterwards the sources are loaded back from their
+exports, so a later bench starts from the seeded data; the seed marker is removed meanwhile, so a
+bench killed in between seeds the home again instead of reusing changed data.
 """
 
 from __future__ import annotations
@@ -26,10 +26,9 @@ def export_sources(home: Home, directory: Path) -> None:
 
 
 def measure(home: Home, postgres_url: str, exports: Path, full_run_first: bool) -> dict[str, Any]:
-    """`exports` holds the seeded sources' Parquet exports (written here when missing). With
+    """The seeded sources are exported to `exports` first (to restore them from). With
     `full_run_first`, a full run is made first, so --changed has a complete run to compare with."""
-    if not all((exports / f"{name}.parquet").is_file() for name in SOURCES):
-        export_sources(home, exports)
+    export_sources(home, exports)
     out: dict[str, Any] = {}
     if full_run_first:
         out["full_before"] = _summary(endtoend.end_to_end(home, postgres_url))

@@ -170,8 +170,21 @@ def checksums(client: Client, database: str, args: argparse.Namespace) -> dict[s
     return out
 
 
-TASKS = {"pairs": count_pairs, "drop": drop_models, "oldway": old_approach, "sql": model_sql,
-         "lens": lens_share, "checksums": checksums}
+def source_pairs(client: Client, database: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Distinct (wallet, condition) pairs in the sources; 0 when they were never created."""
+    present = client.query("select count() from system.tables where database = {db:String} "
+                           "and name in ('trades_raw', 'ctf_events')", parameters={"db": database})
+    if present.result_rows[0][0] < 2:
+        return {"pairs": 0}
+    pairs = client.query(
+        f"select uniqExact(wallet_address, condition_id) from ("
+        f"select wallet_address, condition_id from {table(database, 'trades_raw')} union all "
+        f"select wallet_address, condition_id from {table(database, 'ctf_events')})").result_rows[0][0]
+    return {"pairs": int(pairs)}
+
+
+TASKS = {"pairs": count_pairs, "source_pairs": source_pairs, "drop": drop_models, "oldway": old_approach,
+         "sql": model_sql, "lens": lens_share, "checksums": checksums}
 
 
 def main() -> int:
