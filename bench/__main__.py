@@ -232,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def finish(results: dict[str, Any], out: Path) -> int:
+    # the figures first: a fault in the report must not lose a long run's measurements
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     results["targets"] = report.targets(results)
     write(results, out)
     for row in results["targets"]:
