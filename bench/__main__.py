@@ -166,6 +166,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="measure nothing: rewrite RESULTS.md from the results.json in --out")
     args = parser.parse_args(argv)
     args.work = args.work.resolve()
+    args.home_100x = args.home_100x.resolve() if args.home_100x else None
     args.scales = [s for s in args.scales.split(",") if s]
     unknown = set(args.scales) - {"reference", "10x"}
     if unknown or "reference" not in args.scales:
