@@ -153,7 +153,7 @@ def _changed_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         run, full = found["changed"], found["full"]
         phases = ", ".join(f"{k} {v:.1f} s" for k, v in grouped_phases(run).items())
-        batches = f"{run['steps']['D']['batches']} + {run['steps']['E']['batches']}"
+        batches = f"{run['steps']['D']['batches']} + {run['steps']['E']['batches']} batches"
         fits = results.get("reference", {}).get("batch_overhead") or {}
         if fits:
             fixed = sum(fits[s]["fixed_seconds_per_batch"] * run["steps"][s]["batches"] for s in fits)
@@ -162,7 +162,7 @@ def _changed_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
         why = []
         if found["ratio"] > 0.10:
             why.append(f"{found['ratio'] / 0.10:.1f}x the target ({run['seconds']:.1f} s vs "
-                       f"{full['seconds']:.1f} s): {run['changed_keys']}, rebuilt in {batches} batches. "
+                       f"{full['seconds']:.1f} s): {run['changed_keys']}, rebuilt in {batches}. "
                        f"Phases: {phases}")
         if not found["tables_equal"]:
             why.append(f"tables differ from a full run's: {', '.join(found['tables_differing'])}")
@@ -385,7 +385,7 @@ def _duckdb(ref: dict[str, Any]) -> list[str]:
             f"payout, like int_flows_unioned) {duck['flows_seconds']:.2f} s and Step D (`pnl`, every flow's "
             "exact P&L, + `pnl_positions` per pair, checkpointed into the file) "
             f"{duck['step_D_seconds']:.2f} s, "
-            f"min of {len(duck['runs'])}. Ours: upstream build and plan "
+            f"min of {len(duck['runs'])}. Ours: upstream build and plan (after dbt's parse) "
             f"{ref['end_to_end']['phases']['upstream_plan']:.2f} s, Step D "
             f"{ref['end_to_end']['phases']['step_D']:.2f} s (end-to-end run). The peer does not validate "
             "(no quarantine) and does not compute the average-cost lens; ours does both. Check: "
