@@ -32,6 +32,7 @@ def measure(home: Home, postgres_url: str, exports: Path, full_run_first: bool) 
     out: dict[str, Any] = {}
     if full_run_first:
         out["full_before"] = _summary(endtoend.end_to_end(home, postgres_url))
+    before = home.worker("checksums")
     seeded = home.unmark_seeded()
     try:
         new_rows = home.path.parent / "append"
@@ -55,9 +56,14 @@ def measure(home: Home, postgres_url: str, exports: Path, full_run_first: bool) 
         "checksums_full": after_fresh,
         "tables_differing": differ,
         "tables_equal": not differ,
+        # every new row is a valid flow (none quarantined): pnl grew by exactly the rows appended
+        "new_flows_in_pnl": after_fresh["pnl"]["rows"] - before["pnl"]["rows"],
+        "new_rows_all_valid": (after_fresh["pnl"]["rows"] - before["pnl"]["rows"]
+                               == out["appended"]["new_trade_rows"] + out["appended"]["new_ctf_rows"]),
     })
     return out
 
 
 def _summary(run: dict[str, Any]) -> dict[str, Any]:
-    return {key: run[key] for key in ("seconds", "pairs", "peak_rss_mb", "phases", "steps", "changed_keys")}
+    return {key: run[key] for key in ("seconds", "pairs", "peak_rss_mb", "phases", "steps", "changed_keys",
+                                      "gates_summary")}

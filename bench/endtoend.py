@@ -85,6 +85,9 @@ def end_to_end(home: Home, postgres_url: str, batch_size: int | None = None,
     return {
         "batch_size": batch_size or "default",
         "mode": mode,
+        # the gate table's last line: "6 passed, 0 warned, 0 failed"
+        "gates_summary": next((line.strip() for line in reversed(measured.stdout.splitlines())
+                               if re.search(r"\d+ passed, \d+ warned, \d+ failed", line)), None),
         # the runner's own line: "--changed: K of P keys changed since run ..."
         "changed_keys": next((line.split(": ", 1)[1].split(" since", 1)[0]
                               for line in measured.stdout.splitlines() if "--changed: " in line), None),

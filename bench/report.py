@@ -166,6 +166,10 @@ def _changed_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                        f"Phases: {phases}")
         if not found["tables_equal"]:
             why.append(f"tables differ from a full run's: {', '.join(found['tables_differing'])}")
+        if not found["new_rows_all_valid"]:
+            appended = found["appended"]["new_trade_rows"] + found["appended"]["new_ctf_rows"]
+            why.append(f"of the {appended:,} rows appended, {found['new_flows_in_pnl']:,} reached pnl "
+                       "(the rest were quarantined)")
         rows.append(_row(f"changed_{scale}", target,
                          f"{found['ratio']:.0%} ({run['seconds']:.1f} s vs {full['seconds']:.1f} s; "
                          f"{run['changed_keys']}); tables equal: {'yes' if found['tables_equal'] else 'NO'}",
@@ -362,8 +366,10 @@ def _changed(results: dict[str, Any]) -> list[str]:
             f"loaded with `enrich load --append` in {found['append_load_seconds']:.1f} s. "
             f"`--changed` {found['changed']['seconds']:.1f} s ({found['changed']['changed_keys']}), "
             f"`--fresh` {found['full']['seconds']:.1f} s: {found['ratio']:.0%}. Tables after --changed vs "
-            f"after --fresh (row count and row hash, computed_at left out): {equal}. Sources restored "
-            f"from their exports in {found['restore_seconds']:.1f} s.")
+            f"after --fresh (row count and row hash, computed_at left out): {equal}. Gates after "
+            f"--changed: {found['changed']['gates_summary']}; new flows in pnl: "
+            f"{found['new_flows_in_pnl']:,} (all valid: {'yes' if found['new_rows_all_valid'] else 'NO'}). "
+            f"Sources restored from their exports in {found['restore_seconds']:.1f} s.")
     if not lines:
         return []
     return ["", "## `enrich run --changed` after 1% new trades", "",
