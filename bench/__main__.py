@@ -18,7 +18,6 @@ from bench.home import BenchError, Home
 from bench.pgdb import throwaway_database
 
 BENCH_DIR = Path(__file__).resolve().parent
-SOURCES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
 
 
 def say(line: str) -> None:
@@ -35,9 +34,9 @@ def reference_suite(home: Home, pg_url: str, args: argparse.Namespace) -> dict[s
         runs["end_to_end"].append(run := endtoend.end_to_end(home, pg_url))
         say(f"  {run['seconds']} s, {run['pairs']:,} pairs")
         if attempt == 0:
-            # the batched run's P&L, for the peer's check
-            for name in (*SOURCES, "pnl_positions"):
-                home.enrich("export", name, "--out", str(parquet / f"{name}.parquet"))
+            # the sources, and the batched run's P&L for the peers' checks
+            changed.export_sources(home, parquet)
+            home.enrich("export", "pnl_positions", "--out", str(parquet / "pnl_positions.parquet"))
         for step, last_model in (("D", "pnl_positions"), ("D_E", "wallet_accuracy")):
             say(f"reference: single shot dbt run of +{last_model}")
             runs[f"single_shot_{step}"].append(shot := endtoend.single_shot(home, last_model))
