@@ -15,13 +15,12 @@ from typing import Any
 
 from bench import append, endtoend
 from bench.home import Home
-
-SOURCES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
+from enrich.project import SOURCE_TABLES
 
 
 def export_sources(home: Home, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    for name in SOURCES:
+    for name in SOURCE_TABLES:
         home.enrich("export", name, "--out", str(directory / f"{name}.parquet"))
 
 

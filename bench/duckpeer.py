@@ -29,7 +29,7 @@ from typing import Any
 
 import duckdb
 
-SOURCES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
+from enrich.project import SOURCE_TABLES
 
 FLOWS = """
 create table flows as
@@ -95,7 +95,7 @@ group by wallet_address, condition_id
 
 def load_sources(connection: duckdb.DuckDBPyConnection, directory: Path) -> dict[str, int]:
     rows = {}
-    for name in SOURCES:
+    for name in SOURCE_TABLES:
         connection.execute(f"create or replace table {name} as select * from read_parquet(?)",
                            [str(directory / f"{name}.parquet")])
         rows[name] = connection.execute(f"select count(*) from {name}").fetchone()[0]
