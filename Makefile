@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ENRICH_HOME ?= $(CURDIR)/runtime
 export ENRICH_HOME
 
-.PHONY: install demo test test-dbt lint bench torture postgres clean
+.PHONY: install demo test test-dbt lint bench bench-100x torture postgres clean
 
 $(BIN)/enrich: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,16 @@ test: install postgres
 lint: install
 	$(BIN)/ruff check hooks bench
 
+## MAKE_TEST_SECONDS=<wall seconds of a make test on this machine> records it for its target.
 bench: install postgres
 	$(BIN)/pip install --quiet -e '.[bench]'
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(if $(MAKE_TEST_SECONDS),--make-test-seconds $(MAKE_TEST_SECONDS))
+
+## Not in CI: seeds 100x (reused when seeded; HOME_100X=<path> for a home elsewhere) and runs it end to
+## end once; its figures join bench/results.json under "100x", compared with make bench's 10x.
+bench-100x: install postgres
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench --100x $(if $(HOME_100X),--home-100x $(HOME_100X))
 
 ## Not in CI: 100 random SIGKILLs over reference-scale runs, restarting only with --resume (about an hour).
 torture: install postgres

@@ -1,4 +1,5 @@
-"""`python -m bench`: every measurement of issue 6 in one run, written to results.json and RESULTS.md.
+"""`python -m bench`: every measurement of issues 6 and 14 in one run, written to results.json and
+RESULTS.md. `python -m bench --100x` (make bench-100x) adds the 100x run under its own key.
 
 The machine is shared, so the figures that matter are ratios of runs made side by side here.
 """
@@ -12,12 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import breakdown, endtoend, machine, peer, report
+from bench import breakdown, changed, duckpeer, endtoend, machine, peer, report
 from bench.home import BenchError, Home
 from bench.pgdb import throwaway_database
 
 BENCH_DIR = Path(__file__).resolve().parent
-SOURCES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
 
 
 def say(line: str) -> None:
@@ -34,9 +34,9 @@ def reference_suite(home: Home, pg_url: str, args: argparse.Namespace) -> dict[s
         runs["end_to_end"].append(run := endtoend.end_to_end(home, pg_url))
         say(f"  {run['seconds']} s, {run['pairs']:,} pairs")
         if attempt == 0:
-            # the batched run's P&L, for the peer's check
-            for name in (*SOURCES, "pnl_positions"):
-                home.enrich("export", name, "--out", str(parquet / f"{name}.parquet"))
+            # the sources, and the batched run's P&L for the peers' checks
+            changed.export_sources(home, parquet)
+            home.enrich("export", "pnl_positions", "--out", str(parquet / "pnl_positions.parquet"))
         for step, last_model in (("D", "pnl_positions"), ("D_E", "wallet_accuracy")):
             say(f"reference: single shot dbt run of +{last_model}")
             runs[f"single_shot_{step}"].append(shot := endtoend.single_shot(home, last_model))
@@ -48,10 +48,11 @@ def reference_suite(home: Home, pg_url: str, args: argparse.Namespace) -> dict[s
         say("reference: end to end at --batch-size 300 (hundreds of batches: the long one)")
         out["end_to_end_batch300"] = endtoend.end_to_end(home, pg_url, batch_size=300)
         say(f"  {out['end_to_end_batch300']['seconds']} s")
-    say(f"reference: old approach, one mutation per trade, sample of {args.old_sample} pairs")
-    out["old_approach"] = home.worker("oldway", "--sample-pairs", str(args.old_sample))
-    say(f"  {out['old_approach']['mutations']} mutations in {out['old_approach']['seconds']:.1f} s, "
-        f"extrapolated {out['old_approach']['extrapolated_seconds']:.0f} s")
+    if not args.skip_old:
+        say(f"reference: old approach, one mutation per trade, sample of {args.old_sample} pairs")
+        out["old_approach"] = home.worker("oldway", "--sample-pairs", str(args.old_sample))
+        say(f"  {out['old_approach']['mutations']} mutations in {out['old_approach']['seconds']:.1f} s, "
+            f"extrapolated {out['old_approach']['extrapolated_seconds']:.0f} s")
     say("reference: polars peer and our P&L SQL")
     times, result = peer.measure(parquet, args.repeat_sql)
     check = peer.compare(result, parquet / "pnl_positions.parquet")
@@ -62,6 +63,12 @@ def reference_suite(home: Home, pg_url: str, args: argparse.Namespace) -> dict[s
     out["pnl_sql"] = home.worker("sql", "--compiled", str(compiled), "--repeat", str(args.repeat_sql))
     say(f"  peer {min(times):.2f} s, our SQL {out['pnl_sql']['seconds']:.2f} s, "
         f"mismatches {check['mismatches']}")
+    if not args.skip_duckdb:
+        say("reference: DuckDB peer (flows, pnl, pnl_positions as persisted tables)")
+        out["duckdb_peer"] = duckpeer.measure(parquet, parquet / "peer.duckdb", args.repeat_sql)
+        duck = out["duckdb_peer"]
+        say(f"  Step D {duck['step_D_seconds']:.2f} s (ours {out['end_to_end']['phases']['step_D']:.2f} s), "
+            f"flows {duck['flows_seconds']:.2f} s, mismatches {duck['check']['mismatches']}")
     say("reference: Step D's SQL with and without the average-cost lens")
     out["lens"] = lens_share(home, compiled, args.repeat_sql)
     say(f"  lens share {out['lens']['share']:.0%} of the engine's CPU time (median of back-to-back "
@@ -85,6 +92,43 @@ def lens_share(home: Home, compiled: Path, repeat: int) -> dict[str, Any]:
                        "--repeat", str(repeat))
 
 
+def changed_suite(home: Home, pg_url: str, full_run_first: bool) -> dict[str, Any]:
+    say(f"{home.scale}: append 1% new trades, enrich run --changed, then --fresh, compare the tables")
+    result = changed.measure(home, pg_url, home.path.parent / "parquet", full_run_first)
+    say(f"  --changed {result['changed']['seconds']:.1f} s ({result['changed']['changed_keys']}) vs full "
+        f"{result['full']['seconds']:.1f} s: {result['ratio']:.0%}; tables equal: {result['tables_equal']}")
+    return result
+
+
+def big_suite(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
+    """make bench-100x: seed (reused when seeded) and one end-to-end run at 100x; 10x from the
+    `make bench` figures in results.json, or measured here with --measure-10x."""
+    home = Home(args.home_100x or args.work / "100x" / "home", "100x", args.work / "bench.log")
+    home.path.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                           "load_average_start": machine.load_average(), "home": str(home.path)}
+    say(f"100x: seeding in {home.path} (reused when already seeded)")
+    out["seed"] = home.seed(args.reseed)
+    out["load_average_measuring"] = machine.load_average()
+    with throwaway_database() as pg_url:
+        say("100x: end to end, default batch size")
+        out["end_to_end"] = endtoend.end_to_end(home, pg_url)
+        say(f"  {out['end_to_end']['seconds']} s, peak RSS {out['end_to_end']['peak_rss_mb']:,.0f} MB")
+        if args.measure_10x:
+            ten = Home(args.work / "10x" / "home", "10x", args.work / "bench.log")
+            ten.path.mkdir(parents=True, exist_ok=True)
+            ten.seed(args.reseed)
+            say("10x: end to end, for the 100x comparison")
+            out["10x_end_to_end"] = endtoend.end_to_end(ten, pg_url)
+            out["10x_source"] = "measured in this run"
+    if "10x_end_to_end" not in out and "10x" in results:
+        out["10x_end_to_end"] = results["10x"]["end_to_end"]
+        out["10x_source"] = f"results.json, the make bench run started {results.get('started_at')}"
+    out["load_average_end"] = machine.load_average()
+    out["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    return out
+
+
 def write(results: dict[str, Any], out: Path) -> None:
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (out / "RESULTS.md").write_text(report.markdown(results))
@@ -105,9 +149,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="runs of the peer and of our SQL (min kept)")
     parser.add_argument("--skip-batch300", action="store_true", help="skip the --batch-size 300 run")
     parser.add_argument("--skip-profile", action="store_true", help="skip the instrumented run")
+    parser.add_argument("--skip-old", action="store_true", help="skip the old approach's mutations")
+    parser.add_argument("--skip-duckdb", action="store_true", help="skip the DuckDB peer")
+    parser.add_argument("--skip-changed", action="store_true",
+                        help="skip the --changed runs after appending 1%% new trades")
+    parser.add_argument("--make-test-seconds", type=float, default=None,
+                        help="wall seconds of a `make test` measured on this machine, for its target")
+    parser.add_argument("--100x", dest="big", action="store_true",
+                        help="make bench-100x: only the 100x run, added to the results.json in --out")
+    parser.add_argument("--home-100x", type=Path, default=None,
+                        help="the 100x runtime home (default WORK/100x/home); reused when seeded")
+    parser.add_argument("--measure-10x", action="store_true",
+                        help="with --100x: run 10x again for the comparison instead of taking results.json's")
     parser.add_argument("--report-only", action="store_true",
                         help="measure nothing: rewrite RESULTS.md from the results.json in --out")
     args = parser.parse_args(argv)
+    args.work = args.work.resolve()
+    args.home_100x = args.home_100x.resolve() if args.home_100x else None
     args.scales = [s for s in args.scales.split(",") if s]
     unknown = set(args.scales) - {"reference", "10x"}
     if unknown or "reference" not in args.scales:
@@ -119,10 +177,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.report_only:
         results = json.loads((args.out / "results.json").read_text())
-        results["targets"] = report.targets(results)
-        write(results, args.out)
-        return 0
+        if args.make_test_seconds is not None:
+            results["make_test_seconds"] = args.make_test_seconds
+        return finish(results, args.out)
     args.work.mkdir(parents=True, exist_ok=True)
+    previous = args.out / "results.json"
+    if args.big:
+        results = json.loads(previous.read_text()) if previous.is_file() else {}
+        try:
+            results["100x"] = big_suite(args, results)
+        except BenchError as ex:
+            print(f"bench: {ex}", file=sys.stderr)
+            return 1
+        return finish(results, args.out)
     log = args.work / "bench.log"
     results: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -130,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine.describe(),
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "log": str(log),
+        "make_test_seconds": args.make_test_seconds,
     }
     homes = {scale: Home(args.work / scale / "home", scale, log) for scale in args.scales}
     try:
@@ -145,17 +213,33 @@ def main(argv: list[str] | None = None) -> int:
                 say("10x: end to end, default batch size")
                 results["10x"] = {"end_to_end": endtoend.end_to_end(homes["10x"], pg_url)}
                 say(f"  {results['10x']['end_to_end']['seconds']} s")
+            # last: these change the homes' data (and put it back)
+            if not args.skip_changed:
+                # 10x's last run was a full one; the reference's last runs were single shots
+                if "10x" in homes:
+                    results["10x"]["changed"] = changed_suite(homes["10x"], pg_url, full_run_first=False)
+                results["reference"]["changed"] = changed_suite(homes["reference"], pg_url,
+                                                                full_run_first=True)
     except BenchError as ex:
         print(f"bench: {ex}", file=sys.stderr)
         return 1
     results["load_average_end"] = machine.load_average()
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    if previous.is_file() and "100x" in (kept := json.loads(previous.read_text())):
+        # the make bench-100x figures stay until that target runs again
+        results["100x"] = kept["100x"]
+    return finish(results, args.out)
+
+
+def finish(results: dict[str, Any], out: Path) -> int:
+    # the figures first: a fault in the report must not lose a long run's measurements
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     results["targets"] = report.targets(results)
-    write(results, args.out)
+    write(results, out)
     for row in results["targets"]:
         status = {True: "PASS", False: "MISS", None: "INFO"}[row["pass"]]
         say(f"{status} {row['target']}: {row['measured']}")
-    say(f"wrote {args.out / 'results.json'} and {args.out / 'RESULTS.md'}")
+    say(f"wrote {out / 'results.json'} and {out / 'RESULTS.md'}")
     return 0
 
 

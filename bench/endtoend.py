@@ -36,17 +36,21 @@ def parse_events(lines: list[str]) -> tuple[dict[str, datetime], list[dict[str, 
     return marks, batches
 
 
-def end_to_end(home: Home, postgres_url: str, batch_size: int | None = None) -> dict[str, Any]:
-    """One fresh run of Steps D, E and the gates; wall time, peak RSS, and where the time went."""
+def end_to_end(home: Home, postgres_url: str, batch_size: int | None = None,
+               mode: str = "--fresh") -> dict[str, Any]:
+    """One run of Steps D, E and the gates (`mode` --fresh, or --changed); wall time, peak RSS, and
+    where the time went."""
     offset = home.events.stat().st_size if home.events.exists() else 0
-    args = ["run", "--step", "all", "--fresh"]
+    args = ["run", "--step", "all", mode]
     if batch_size is not None:
         args += ["--batch-size", str(batch_size)]
     measured = home.enrich(*args, env={"POSTGRES_URL": postgres_url})
     with home.events.open() as fh:
         fh.seek(offset)
         marks, batches = parse_events(fh.read().splitlines())
-    missing = [name for name in ("begin", "dropped", "plan", "D", "E") if name not in marks]
+    # only a fresh run drops the result tables
+    needed = ("begin", "dropped", "plan", "D", "E") if mode == "--fresh" else ("begin", "plan", "D", "E")
+    missing = [name for name in needed if name not in marks]
     if missing:
         raise ValueError(f"the run's events lack {', '.join(missing)}: {home.events}")
     pairs = home.worker("pairs")
@@ -58,9 +62,10 @@ def end_to_end(home: Home, postgres_url: str, batch_size: int | None = None) -> 
         # interpreter, imports, lock, Postgres connect and migrations, the checkpoints, the decision
         "startup": span(measured.started_at, marks["begin"]),
         # dbt parse, --fresh's drop of the result tables
-        "parse_drop_models": span(marks["begin"], marks["dropped"]),
+        "parse_drop_models": span(marks["begin"], marks.get("dropped", marks["begin"])),
         # the upstream models (flows table), the mutation wait, the per-key signatures and the plan
-        "upstream_plan": span(marks["dropped"], marks["plan"]),
+        # (with --changed also dbt's parse: there is no drop to mark its end)
+        "upstream_plan": span(marks.get("dropped", marks["begin"]), marks["plan"]),
         "step_D": span(marks["plan"], marks["D"]),
         "step_E": span(marks["D"], marks["E"]),
         # dbt test of the gates, then exit
@@ -79,6 +84,13 @@ def end_to_end(home: Home, postgres_url: str, batch_size: int | None = None) -> 
         }
     return {
         "batch_size": batch_size or "default",
+        "mode": mode,
+        # the gate table's last line: "6 passed, 0 warned, 0 failed"
+        "gates_summary": next((line.strip() for line in reversed(measured.stdout.splitlines())
+                               if re.search(r"\d+ passed, \d+ warned, \d+ failed", line)), None),
+        # the runner's own line: "--changed: K of P keys changed since run ..."
+        "changed_keys": next((line.split(": ", 1)[1].split(" since", 1)[0]
+                              for line in measured.stdout.splitlines() if "--changed: " in line), None),
         "seconds": round(measured.seconds, 3),
         "steps_D_seconds": span(measured.started_at, marks["D"]),
         "steps_D_E_seconds": span(measured.started_at, marks["E"]),

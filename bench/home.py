@@ -11,6 +11,7 @@ from typing import Any
 
 from bench import proc
 from enrich.config import PROJECT_DIR
+from enrich.seed import SCALES
 
 
 class BenchError(Exception):
@@ -58,16 +59,37 @@ class Home:
                              f"{measured.stderr.strip()[-2000:]}")
         return json.loads(measured.stdout.strip().splitlines()[-1])
 
+    @property
+    def seed_marker(self) -> Path:
+        return self.path / "bench-seeded.json"
+
+    def unmark_seeded(self) -> dict[str, Any] | None:
+        """Forget that the home holds the seeded data (before changing it); the record, to put back."""
+        if not self.seed_marker.is_file():
+            return None
+        recorded: dict[str, Any] = json.loads(self.seed_marker.read_text())
+        self.seed_marker.unlink()
+        return recorded
+
+    def mark_seeded(self, recorded: dict[str, Any]) -> None:
+        self.seed_marker.write_text(json.dumps(recorded))
+
     def seed(self, reseed: bool) -> dict[str, Any]:
-        """Seed the scale once; later runs reuse the data unless `reseed`."""
-        marker = self.path / "bench-seeded.json"
-        if marker.is_file() and not reseed:
-            recorded = json.loads(marker.read_text())
+        """Seed the scale once; later runs reuse the data unless `reseed`. A home seeded by hand
+        (`enrich seed`, no marker) is reused when its sources hold the scale's exact pair count."""
+        if self.seed_marker.is_file() and not reseed:
+            recorded = json.loads(self.seed_marker.read_text())
             if recorded.get("scale") == self.scale:
                 return {**recorded, "reused": True}
-        marker.unlink(missing_ok=True)
+        self.seed_marker.unlink(missing_ok=True)
+        expected = SCALES[self.scale].pairs
+        if not reseed and self.worker("source_pairs")["pairs"] == expected:
+            recorded = {"scale": self.scale, "seconds": None,
+                        "summary": f"seeded before the bench: {expected:,} pairs in the sources"}
+            self.mark_seeded(recorded)
+            return {**recorded, "reused": True}
         measured = self.enrich("seed", "--scale", self.scale)
         recorded = {"scale": self.scale, "seconds": round(measured.seconds, 1),
                     "summary": measured.stdout.strip()}
-        marker.write_text(json.dumps(recorded))
+        self.mark_seeded(recorded)
         return {**recorded, "reused": False}

@@ -8,7 +8,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("chdb-core", "dbt-core", "dbt-clickhouse", "clickhouse-connect", "psycopg", "polars", "pyarrow")
+PACKAGES = ("chdb-core", "dbt-core", "dbt-clickhouse", "clickhouse-connect", "psycopg", "polars", "pyarrow",
+            "duckdb")
 
 
 def load_average() -> list[float]:

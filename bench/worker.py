@@ -147,8 +147,44 @@ def lens_share(client: Client, database: str, args: argparse.Namespace) -> dict[
             "runs": {name: [[round(w, 3), round(c, 3)] for w, c in times] for name, times in runs.items()}}
 
 
-TASKS = {"pairs": count_pairs, "drop": drop_models, "oldway": old_approach, "sql": model_sql,
-         "lens": lens_share}
+# The result tables a --changed run must leave equal to a full run's.
+CHECKED = ("pnl", "pnl_positions", "wallet_resolution_outcomes", "wallet_accuracy",
+           "wallet_category_accuracy")
+
+
+def checksums(client: Client, database: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Per table: row count and an order-independent hash of every row, computed_at left out (it
+    is the time the row was written, which differs between any two runs)."""
+    out = {}
+    for name in CHECKED:
+        listed = client.query(
+            "select name from system.columns where database = {db:String} and table = {t:String} "
+            "and name != 'computed_at' order by position", parameters={"db": database, "t": name})
+        columns = [row[0] for row in listed.result_rows]
+        if not columns:
+            raise ValueError(f"{database}.{name} has no columns: the table is missing")
+        rows, digest = client.query(
+            f"select count(), sum(cityHash64(tuple({', '.join(f'`{c}`' for c in columns)}))) "
+            f"from {table(database, name)}").result_rows[0]
+        out[name] = {"rows": int(rows), "hash": str(digest), "columns": len(columns)}
+    return out
+
+
+def source_pairs(client: Client, database: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Distinct (wallet, condition) pairs in the sources; 0 when they were never created."""
+    present = client.query("select count() from system.tables where database = {db:String} "
+                           "and name in ('trades_raw', 'ctf_events')", parameters={"db": database})
+    if present.result_rows[0][0] < 2:
+        return {"pairs": 0}
+    pairs = client.query(
+        f"select uniqExact(wallet_address, condition_id) from ("
+        f"select wallet_address, condition_id from {table(database, 'trades_raw')} union all "
+        f"select wallet_address, condition_id from {table(database, 'ctf_events')})").result_rows[0][0]
+    return {"pairs": int(pairs)}
+
+
+TASKS = {"pairs": count_pairs, "source_pairs": source_pairs, "drop": drop_models, "oldway": old_approach,
+         "sql": model_sql, "lens": lens_share, "checksums": checksums}
 
 
 def main() -> int:
