@@ -1,14 +1,23 @@
-"""Shared fixtures: a real Postgres database per test session and `enrich` run as a process.
+"""Shared fixtures: a real Postgres database per test session, and `enrich` and queries run against
+a home's warehouse.
 
-chDB allows one data directory per process, so tests that need their own warehouse run the
-`enrich` command in a subprocess with their own `--home`; that is also how operators run it.
+chDB allows one data directory per process at a time, and one process per data directory. The
+`enrich` command and the queries run in the test process (a Python start and dbt's imports cost
+more than most commands on the tiny data), each opening the home's engine and closing it when done,
+so the next command, another home or a subprocess can open it. A command that must die on purpose
+(ENRICH_TEST_KILL_AT) runs as a subprocess, as do the tests about process boundaries.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import io
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,15 +66,28 @@ def enrich_env(**extra: str) -> dict[str, str]:
     return env
 
 
+# Variables under which `enrich` must run in a process of its own: a kill point SIGKILLs its process.
+_PROCESS_ONLY = ("ENRICH_TEST_KILL_AT",)
+
+
 def run_enrich(
-    home: Path, *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 600
+    home: Path, *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 600,
+    subprocess_: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `enrich --home HOME ARGS...` to completion and return its output."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "enrich", "--home", str(home), *args],
-        cwd=PROJECT_DIR, env=env if env is not None else enrich_env(),
-        capture_output=True, text=True, timeout=timeout,
-    )
+    """Run `enrich --home HOME ARGS...` to completion and return its output.
+
+    In this process unless `subprocess_` or ENV asks for a kill point; the timeout applies to a
+    subprocess only.
+    """
+    argv = ["--home", str(home), *args]
+    env = env if env is not None else enrich_env()
+    if subprocess_ or any(env.get(name) for name in _PROCESS_ONLY):
+        proc = subprocess.run(
+            [sys.executable, "-m", "enrich", *argv],
+            cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=timeout,
+        )
+    else:
+        proc = _run_in_process(argv, env)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"enrich {' '.join(args)} exited {proc.returncode}\n"
@@ -74,25 +96,74 @@ def run_enrich(
     return proc
 
 
-def query(home: Path, sql_text: str, parameters: dict | None = None) -> list[tuple]:
-    """Run one query against HOME's embedded warehouse from a short-lived subprocess."""
-    code = (
-        "import json, sys\n"
-        "from enrich.config import Config\n"
-        "from enrich.warehouse import connect, resolve_target\n"
-        "client = connect(resolve_target(Config.from_env(home=sys.argv[1])))\n"
-        "rows = client.query(sys.argv[2], parameters=json.loads(sys.argv[3])).result_rows\n"
-        "print(json.dumps([list(r) for r in rows], default=str))\n"
-    )
-    import json
+def _run_in_process(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`enrich.cli.main(argv)` as a subprocess would run it: ENV as the whole environment, the project
+    as the working directory, its output captured (what Python prints and what the engine writes to
+    the file descriptors), the environment, directory and engine given back afterwards."""
+    from enrich.cli import main
 
-    proc = subprocess.run(
-        [sys.executable, "-c", code, str(home), sql_text, json.dumps(parameters or {})],
-        cwd=PROJECT_DIR, env=enrich_env(), capture_output=True, text=True, timeout=300,
-    )
-    if proc.returncode != 0:
-        raise AssertionError(f"query failed: {sql_text}\n{proc.stderr}")
-    return [tuple(r) for r in json.loads(proc.stdout)]
+    saved_env, saved_cwd, saved_argv, saved_stdin = dict(os.environ), os.getcwd(), sys.argv, sys.stdin
+    out, err = io.StringIO(), io.StringIO()
+    with _fd_captured(1) as fd_out, _fd_captured(2) as fd_err:
+        try:
+            os.environ.clear()
+            os.environ.update(env)
+            os.chdir(PROJECT_DIR)
+            sys.argv = ["enrich", *argv]
+            sys.stdin = io.StringIO()  # no terminal, nothing to read, as under subprocess.run
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = main(argv)
+                except SystemExit as ex:  # argparse: usage errors, --version
+                    code = ex.code if isinstance(ex.code, int) else (0 if ex.code is None else 2)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved_env)
+            os.chdir(saved_cwd)
+            sys.argv, sys.stdin = saved_argv, saved_stdin
+            # a client dropped without close() keeps the engine open until it is collected
+            gc.collect()
+    return subprocess.CompletedProcess(["enrich", *argv], code, out.getvalue() + "".join(fd_out),
+                                       err.getvalue() + "".join(fd_err))
+
+
+@contextmanager
+def _fd_captured(fd: int) -> Iterator[list[str]]:
+    """What is written to file descriptor FD (by the engine's C++ side) while inside; the text is
+    in the yielded list on exit."""
+    captured: list[str] = []
+    (sys.stdout if fd == 1 else sys.stderr).flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), fd)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            sink.seek(0)
+            captured.append(sink.read().decode(errors="replace"))
+
+
+@contextmanager
+def embedded(home: Path) -> Iterator:
+    """A clickhouse-connect client on HOME's embedded warehouse, in this process; closed on exit, which
+    frees the data directory for the next command."""
+    from dbt.adapters.chdb.client import open_chdb_client
+
+    client = open_chdb_client(str(Path(home).resolve() / "chdb"))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def query(home: Path, sql_text: str, parameters: dict | None = None) -> list[tuple]:
+    """Run one query against HOME's embedded warehouse; the rows come as JSON values, with every
+    other value (Decimal, datetime) as its str, the form the tests compare."""
+    with embedded(home) as client:
+        rows = client.query(sql_text, parameters=parameters or {}).result_rows
+    return [tuple(r) for r in json.loads(json.dumps([list(r) for r in rows], default=str))]
 
 
 def state_file(home: Path) -> Path:
