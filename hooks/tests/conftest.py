@@ -19,13 +19,16 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
+
+# the `seeded` fixture of the reliability tests, shared by two files
+pytest_plugins = ["reliability"]
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -158,12 +161,17 @@ def embedded(home: Path) -> Iterator:
         client.close()
 
 
+def plain(rows: Sequence[Sequence]) -> list[list]:
+    """Rows as JSON values, every other value (Decimal, datetime) as its str: the form the tests
+    compare, as the query subprocesses printed them."""
+    return json.loads(json.dumps([list(r) for r in rows], default=str))
+
+
 def query(home: Path, sql_text: str, parameters: dict | None = None) -> list[tuple]:
-    """Run one query against HOME's embedded warehouse; the rows come as JSON values, with every
-    other value (Decimal, datetime) as its str, the form the tests compare."""
+    """Run one query against HOME's embedded warehouse; rows as `plain` gives them."""
     with embedded(home) as client:
         rows = client.query(sql_text, parameters=parameters or {}).result_rows
-    return [tuple(r) for r in json.loads(json.dumps([list(r) for r in rows], default=str))]
+    return [tuple(r) for r in plain(rows)]
 
 
 def state_file(home: Path) -> Path:
