@@ -34,6 +34,22 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+# The test files, longest first (pytest --durations). `make test` gives each of two workers a file at
+# a time (--dist loadfile, in this order: --no-loadscope-reorder), the next one as a worker runs
+# out: a long file started last would leave the other worker idle. Files not named here come after.
+LONGEST_FIRST = (
+    "test_kill_loop.py", "test_reliability.py", "test_loader.py", "test_gates.py", "test_ops.py",
+    "test_runner.py", "test_shards.py", "test_models_d.py", "test_server.py", "test_warehouse_lock.py",
+    "test_outcomes.py", "test_cluster.py", "test_seed.py", "test_lens.py", "test_adapter.py", "test_cli.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    # a stable sort: the tests of a file keep their order
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @contextmanager
 def throwaway_database(prefix: str = "enrich_test") -> Iterator[str]:
     """A Postgres database of its own, dropped on exit; yields its URL."""

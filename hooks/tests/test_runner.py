@@ -7,13 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import ADMIN_URL, PROJECT_DIR, enrich_env, query, run_enrich, state_file
+from conftest import ADMIN_URL, PROJECT_DIR, embedded, enrich_env, query, run_enrich, state_file
 
 from enrich.checkpoints import JOB, read_local
 from enrich.errors import EnrichError, ExitCode
@@ -197,15 +196,8 @@ def test_unreachable_postgres_is_named_without_its_password(tmp_path: Path) -> N
 
 
 def sql_command(home: Path, statement: str, parameters: dict) -> None:
-    code = textwrap.dedent("""
-        import json, sys
-        from enrich.config import Config
-        from enrich.warehouse import connect, resolve_target
-        connect(resolve_target(Config.from_env(home=sys.argv[1]))).command(
-            sys.argv[2], parameters=json.loads(sys.argv[3]))
-    """)
-    subprocess.run([sys.executable, "-c", code, str(home), statement, json.dumps(parameters)],
-                   cwd=PROJECT_DIR, env=enrich_env(), check=True, capture_output=True, timeout=120)
+    with embedded(home) as client:
+        client.command(statement, parameters=parameters)
 
 
 def test_tables_built_with_a_larger_batch_partitions_need_fresh(
