@@ -14,6 +14,7 @@ import contextlib
 import gc
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -140,10 +141,21 @@ def _run_in_process(argv: list[str], env: dict[str, str]) -> subprocess.Complete
             os.environ.update(saved_env)
             os.chdir(saved_cwd)
             sys.argv, sys.stdin = saved_argv, saved_stdin
+            _close_log_files()
             # a client dropped without close() keeps the engine open until it is collected
             gc.collect()
     return subprocess.CompletedProcess(["enrich", *argv], code, out.getvalue() + "".join(fd_out),
                                        err.getvalue() + "".join(fd_err))
+
+
+def _close_log_files() -> None:
+    """Close the log files the command opened (dbt's `<home>/dbt/logs/dbt.log`), as its exit would:
+    an open file holds the home's file system (a test unmounts one)."""
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in list(getattr(logger, "handlers", ())):
+            if isinstance(handler, logging.FileHandler):
+                handler.close()
+                logger.removeHandler(handler)
 
 
 @contextmanager
