@@ -122,6 +122,7 @@ def _run_in_process(argv: list[str], env: dict[str, str]) -> subprocess.Complete
     the file descriptors), the environment, directory and engine given back afterwards."""
     from enrich.cli import main
 
+    _forget_adapter_caches()
     saved_env, saved_cwd, saved_argv, saved_stdin = dict(os.environ), os.getcwd(), sys.argv, sys.stdin
     out, err = io.StringIO(), io.StringIO()
     with _fd_captured(1) as fd_out, _fd_captured(2) as fd_err:
@@ -146,6 +147,18 @@ def _run_in_process(argv: list[str], env: dict[str, str]) -> subprocess.Complete
             gc.collect()
     return subprocess.CompletedProcess(["enrich", *argv], code, out.getvalue() + "".join(fd_out),
                                        err.getvalue() + "".join(fd_err))
+
+
+def _forget_adapter_caches() -> None:
+    """dbt-clickhouse remembers per process which databases exist, whether EXCHANGE works and a server
+    setting; a command must start knowing none of it, as in a new process (another test's server, a
+    database dropped since)."""
+    from dbt.adapters.clickhouse import dbclient
+
+    with dbclient._database_lock:
+        dbclient._ensured_databases.clear()
+    dbclient._exchange_result = None
+    dbclient._nd_mutation_probe = None
 
 
 def _close_log_files() -> None:
