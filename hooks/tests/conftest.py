@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,23 @@ def pg_url() -> Iterator[str]:
     """A throwaway Postgres database shared by the session."""
     with throwaway_database() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def tiny_seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home after `enrich seed --scale tiny`, seeded once per test process: `seeded_copy` gives a
+    test a home of its own in the same state without seeding again."""
+    home = tmp_path_factory.mktemp("tiny-seed") / "home"
+    run_enrich(home, "seed", "--scale", "tiny")
+    return home
+
+
+def seeded_copy(template: Path, home: Path) -> Path:
+    """HOME as a copy of the seeded TEMPLATE, whose engine is closed. The engine's table links are
+    relative (data/ and metadata/ into store/), so the copy is a warehouse of its own; the
+    template has no checkpoint, so no state names the template's path."""
+    shutil.copytree(template, home, symlinks=True, dirs_exist_ok=True)
+    return home
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import embedded, plain, run_enrich, state_file
+from conftest import embedded, plain, run_enrich, seeded_copy, state_file
 
 from enrich.checkpoints import Checkpoint, read_local
 
@@ -41,11 +41,10 @@ def state(home: Path) -> Checkpoint | None:
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list]]:
+def seeded(tmp_path_factory: pytest.TempPathFactory, tiny_seed: Path) -> tuple[Path, dict[str, list]]:
     """A seeded home and the result tables of one uninterrupted run (one batch per step): what
     every interrupted run must end up equal to. Tests sharing it start with --fresh."""
-    home = tmp_path_factory.mktemp("seeded")
-    run_enrich(home, "seed", "--scale", "tiny")
+    home = seeded_copy(tiny_seed, tmp_path_factory.mktemp("seeded"))
     run_enrich(home, "run", "--step", "all")
     sums = checksums(home, RESULT_TABLES)
     assert all(count > 0 for count, _ in sums.values()), sums

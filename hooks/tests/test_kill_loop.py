@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from bench import torture
-from conftest import enrich_env, run_enrich
+from conftest import enrich_env, run_enrich, seeded_copy
 from reliability import (
     LEFTOVERS_SQL,
     RESULT_TABLES,
@@ -37,10 +37,9 @@ CRASH_BATCH_SIZE = "40"  # the tiny scale has 400 pairs: 10 batches per step
 
 
 @pytest.fixture(scope="module")
-def corrected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
+def corrected(tmp_path_factory: pytest.TempPathFactory, tiny_seed: Path) -> dict[str, list]:
     """The result tables of one uninterrupted run on the tiny seed with the fee correction."""
-    home = tmp_path_factory.mktemp("corrected")
-    run_enrich(home, "seed", "--scale", "tiny")
+    home = seeded_copy(tiny_seed, tmp_path_factory.mktemp("corrected"))
     torture.correct_fee(home, 1)
     run_enrich(home, "run")
     return checksums(home, RESULT_TABLES)
@@ -48,7 +47,7 @@ def corrected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
 
 def test_a_resume_loop_killed_at_random_moments_ends_equal_to_an_uninterrupted_run(
         seeded: tuple[Path, dict[str, list]], corrected: dict[str, list], own_pg: str,
-        tmp_path: Path) -> None:
+        tiny_seed: Path, tmp_path: Path) -> None:
     """The one restart command (bench/torture.py's machinery, briefly): a --fresh run, then only
     `enrich run --resume`, killed at random moments (before the first checkpoint too) and at every
     kill point; halfway a value correction is loaded. The loop always finishes, with the tables of an
@@ -56,8 +55,7 @@ def test_a_resume_loop_killed_at_random_moments_ends_equal_to_an_uninterrupted_r
     _, reference = seeded
     assert corrected != reference  # the correction changes the results
     # a home of its own: the correction must not reach the tests that share `seeded`
-    home = tmp_path / "home"
-    run_enrich(home, "seed", "--scale", "tiny")
+    home = seeded_copy(tiny_seed, tmp_path / "home")
     attempts = torture.converge(
         home, enrich_env(POSTGRES_URL=own_pg), random.Random(CRASH_SEED), ("--fresh",), CRASH_KILLS,
         tmp_path / "runs.log", CRASH_BATCH_SIZE,
