@@ -162,10 +162,24 @@ def _run_in_process(argv: list[str], env: dict[str, str]) -> subprocess.Complete
             os.chdir(saved_cwd)
             sys.argv, sys.stdin = saved_argv, saved_stdin
             _close_log_files()
-            # a client dropped without close() keeps the engine open until it is collected
-            gc.collect()
+            # a client dropped without close() keeps the engine open until it is collected (a full
+            # collection costs a tenth of a second, so only then)
+            if _engine_open_here():
+                gc.collect()
     return subprocess.CompletedProcess(["enrich", *argv], code, out.getvalue() + "".join(fd_out),
                                        err.getvalue() + "".join(fd_err))
+
+
+def _engine_open_here() -> bool:
+    """Whether this process holds an embedded engine: it keeps `<path>/status` open while it runs."""
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.endswith("/chdb/status"):
+            return True
+    return False
 
 
 def _forget_adapter_caches() -> None:
