@@ -110,17 +110,15 @@ _PROCESS_ONLY = ("ENRICH_TEST_KILL_AT",)
 
 
 def run_enrich(
-    home: Path, *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 600,
-    subprocess_: bool = False,
+    home: Path, *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
     """Run `enrich --home HOME ARGS...` to completion and return its output.
 
-    In this process unless `subprocess_` or ENV asks for a kill point; the timeout applies to a
-    subprocess only.
+    In this process unless ENV asks for a kill point; the timeout applies to a subprocess only.
     """
     argv = ["--home", str(home), *args]
     env = env if env is not None else enrich_env()
-    if subprocess_ or any(env.get(name) for name in _PROCESS_ONLY):
+    if any(env.get(name) for name in _PROCESS_ONLY):
         proc = subprocess.run(
             [sys.executable, "-m", "enrich", *argv],
             cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=timeout,
