@@ -21,7 +21,8 @@ demo: install
 	$(BIN)/enrich run --step all --fresh
 
 ## The whole test suite: Python tests (they also run dbt's unit and data tests) against real chDB and Postgres.
-## Two workers, a test file each: most of a test's time is single-threaded (Python start-up, dbt's parse).
+## Two workers, a test file each, longest files first (hooks/tests/conftest.py): most of a test's time is
+## single-threaded (dbt's parse and Python), and a file's tests share its warehouse.
 test: install postgres
 	$(BIN)/pytest -q -n 2 --dist loadfile
 

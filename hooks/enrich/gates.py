@@ -153,7 +153,8 @@ def _display_order(gate: GateResult) -> tuple[bool, str]:
     return (not gate.label[:1].isdigit(), gate.label)
 
 
-def print_report(report: GateReport, out: TextIO = sys.stdout) -> None:
+def print_report(report: GateReport, out: TextIO | None = None) -> None:
+    out = out if out is not None else sys.stdout  # when called, not when imported: a redirect counts
     width = max((len(g.label) for g in report.gates), default=0)
     print("Gates", file=out)
     for gate in report.gates:

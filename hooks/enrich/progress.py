@@ -14,10 +14,11 @@ from enrich.checkpoints import JOB
 class Console:
     """Prints a line and appends it, timestamped, to `<home>/<job>.console.log`."""
 
-    def __init__(self, home: Path, job: str = JOB, out: TextIO = sys.stdout) -> None:
+    def __init__(self, home: Path, job: str = JOB, out: TextIO | None = None) -> None:
         self.log_path = home / f"{job}.console.log"
-        self.out = out
-        self.tty = out.isatty()
+        # sys.stdout when called, not when imported: whoever redirects it gets the lines
+        self.out = out if out is not None else sys.stdout
+        self.tty = self.out.isatty()
         self._bar_shown = False
 
     def _append(self, line: str) -> None:

@@ -1,16 +1,27 @@
-"""Shared fixtures: a real Postgres database per test session and `enrich` run as a process.
+"""Shared fixtures: a real Postgres database per test session, and `enrich` and queries run against
+a home's warehouse.
 
-chDB allows one data directory per process, so tests that need their own warehouse run the
-`enrich` command in a subprocess with their own `--home`; that is also how operators run it.
+chDB allows one data directory per process at a time, and one process per data directory. The
+`enrich` command and the queries run in the test process (a Python start and dbt's imports cost
+more than most commands on the tiny data), each opening the home's engine and closing it when done,
+so the next command, another home or a subprocess can open it. A command that must die on purpose
+(ENRICH_TEST_KILL_AT) runs as a subprocess, as do the tests about process boundaries.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import io
+import json
+import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,8 +29,28 @@ import psycopg
 import pytest
 from psycopg import sql
 
+# the `seeded` fixture of the reliability tests, shared by two files
+pytest_plugins = ["reliability"]
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+# The test files, longest first (pytest --durations). `make test` gives each of two workers a file at
+# a time (--dist loadfile, in this order: --no-loadscope-reorder), the next one as a worker runs
+# out: a long file started last would leave the other worker idle. Files not named here come after.
+LONGEST_FIRST = (
+    "test_kill_loop.py", "test_runner.py", "test_loader.py", "test_ops.py", "test_reliability.py",
+    "test_gates.py", "test_shards.py", "test_models_d.py", "test_server.py", "test_cluster.py",
+    "test_warehouse_lock.py", "test_outcomes.py", "test_seed.py", "test_lens.py", "test_adapter.py",
+    "test_cli.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    # a stable sort: the tests of a file keep their order
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 @contextmanager
@@ -42,6 +73,23 @@ def pg_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def tiny_seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home after `enrich seed --scale tiny`, seeded once per test process: `seeded_copy` gives a
+    test a home of its own in the same state without seeding again."""
+    home = tmp_path_factory.mktemp("tiny-seed") / "home"
+    run_enrich(home, "seed", "--scale", "tiny")
+    return home
+
+
+def seeded_copy(template: Path, home: Path) -> Path:
+    """HOME as a copy of the seeded TEMPLATE, whose engine is closed. The engine's table links are
+    relative (data/ and metadata/ into store/), so the copy is a warehouse of its own; the
+    template has no checkpoint, so no state names the template's path."""
+    shutil.copytree(template, home, symlinks=True, dirs_exist_ok=True)
+    return home
+
+
 @pytest.fixture
 def own_pg() -> Iterator[str]:
     """A Postgres database of one test alone: checkpoint rows are per job, so tests must not share."""
@@ -57,15 +105,26 @@ def enrich_env(**extra: str) -> dict[str, str]:
     return env
 
 
+# Variables under which `enrich` must run in a process of its own: a kill point SIGKILLs its process.
+_PROCESS_ONLY = ("ENRICH_TEST_KILL_AT",)
+
+
 def run_enrich(
     home: Path, *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
-    """Run `enrich --home HOME ARGS...` to completion and return its output."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "enrich", "--home", str(home), *args],
-        cwd=PROJECT_DIR, env=env if env is not None else enrich_env(),
-        capture_output=True, text=True, timeout=timeout,
-    )
+    """Run `enrich --home HOME ARGS...` to completion and return its output.
+
+    In this process unless ENV asks for a kill point; the timeout applies to a subprocess only.
+    """
+    argv = ["--home", str(home), *args]
+    env = env if env is not None else enrich_env()
+    if any(env.get(name) for name in _PROCESS_ONLY):
+        proc = subprocess.run(
+            [sys.executable, "-m", "enrich", *argv],
+            cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=timeout,
+        )
+    else:
+        proc = _run_in_process(argv, env)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"enrich {' '.join(args)} exited {proc.returncode}\n"
@@ -74,25 +133,117 @@ def run_enrich(
     return proc
 
 
-def query(home: Path, sql_text: str, parameters: dict | None = None) -> list[tuple]:
-    """Run one query against HOME's embedded warehouse from a short-lived subprocess."""
-    code = (
-        "import json, sys\n"
-        "from enrich.config import Config\n"
-        "from enrich.warehouse import connect, resolve_target\n"
-        "client = connect(resolve_target(Config.from_env(home=sys.argv[1])))\n"
-        "rows = client.query(sys.argv[2], parameters=json.loads(sys.argv[3])).result_rows\n"
-        "print(json.dumps([list(r) for r in rows], default=str))\n"
-    )
-    import json
+def _run_in_process(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`enrich.cli.main(argv)` as a subprocess would run it: ENV as the whole environment, the project
+    as the working directory, its output captured (what Python prints and what the engine writes to
+    the file descriptors), the environment, directory and engine given back afterwards."""
+    from enrich.cli import main
 
-    proc = subprocess.run(
-        [sys.executable, "-c", code, str(home), sql_text, json.dumps(parameters or {})],
-        cwd=PROJECT_DIR, env=enrich_env(), capture_output=True, text=True, timeout=300,
-    )
-    if proc.returncode != 0:
-        raise AssertionError(f"query failed: {sql_text}\n{proc.stderr}")
-    return [tuple(r) for r in json.loads(proc.stdout)]
+    _forget_adapter_caches()
+    saved_env, saved_cwd, saved_argv, saved_stdin = dict(os.environ), os.getcwd(), sys.argv, sys.stdin
+    out, err = io.StringIO(), io.StringIO()
+    with _fd_captured(1) as fd_out, _fd_captured(2) as fd_err:
+        try:
+            os.environ.clear()
+            os.environ.update(env)
+            os.chdir(PROJECT_DIR)
+            sys.argv = ["enrich", *argv]
+            sys.stdin = io.StringIO()  # no terminal, nothing to read, as under subprocess.run
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = main(argv)
+                except SystemExit as ex:  # argparse: usage errors, --version
+                    code = ex.code if isinstance(ex.code, int) else (0 if ex.code is None else 2)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved_env)
+            os.chdir(saved_cwd)
+            sys.argv, sys.stdin = saved_argv, saved_stdin
+            _close_log_files()
+            # a client dropped without close() keeps the engine open until it is collected (a full
+            # collection costs a tenth of a second, so only then)
+            if _engine_open_here():
+                gc.collect()
+    return subprocess.CompletedProcess(["enrich", *argv], code, out.getvalue() + "".join(fd_out),
+                                       err.getvalue() + "".join(fd_err))
+
+
+def _engine_open_here() -> bool:
+    """Whether this process holds an embedded engine: it keeps `<path>/status` open while it runs."""
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.endswith("/chdb/status"):
+            return True
+    return False
+
+
+def _forget_adapter_caches() -> None:
+    """dbt-clickhouse remembers per process which databases exist, whether EXCHANGE works and a server
+    setting; a command must start knowing none of it, as in a new process (another test's server, a
+    database dropped since)."""
+    from dbt.adapters.clickhouse import dbclient
+
+    with dbclient._database_lock:
+        dbclient._ensured_databases.clear()
+    dbclient._exchange_result = None
+    dbclient._nd_mutation_probe = None
+
+
+def _close_log_files() -> None:
+    """Close the log files the command opened (dbt's `<home>/dbt/logs/dbt.log`), as its exit would:
+    an open file holds the home's file system (a test unmounts one)."""
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in list(getattr(logger, "handlers", ())):
+            if isinstance(handler, logging.FileHandler):
+                handler.close()
+                logger.removeHandler(handler)
+
+
+@contextmanager
+def _fd_captured(fd: int) -> Iterator[list[str]]:
+    """What is written to file descriptor FD (by the engine's C++ side) while inside; the text is
+    in the yielded list on exit."""
+    captured: list[str] = []
+    (sys.stdout if fd == 1 else sys.stderr).flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), fd)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            sink.seek(0)
+            captured.append(sink.read().decode(errors="replace"))
+
+
+@contextmanager
+def embedded(home: Path) -> Iterator:
+    """A clickhouse-connect client on HOME's embedded warehouse, in this process; closed on exit, which
+    frees the data directory for the next command."""
+    from dbt.adapters.chdb.client import open_chdb_client
+
+    client = open_chdb_client(str(Path(home).resolve() / "chdb"))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def plain(rows: Sequence[Sequence]) -> list[list]:
+    """Rows as JSON values, every other value (Decimal, datetime) as its str: the form the tests
+    compare, as the query subprocesses printed them."""
+    return json.loads(json.dumps([list(r) for r in rows], default=str))
+
+
+def query(home: Path, sql_text: str, parameters: dict | None = None) -> list[tuple]:
+    """Run one query against HOME's embedded warehouse; rows as `plain` gives them."""
+    with embedded(home) as client:
+        rows = client.query(sql_text, parameters=parameters or {}).result_rows
+    return [tuple(r) for r in plain(rows)]
 
 
 def state_file(home: Path) -> Path:

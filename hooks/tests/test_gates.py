@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import query, run_enrich
+from conftest import query, run_enrich, seeded_copy
 
 LABELS = ["1 markets_missing_dim", "2 pnl_nulls", "3 wallets_with_outcomes", "4 pending_mutations",
           "bad_markets", "quarantine_summary"]
@@ -66,9 +66,8 @@ def wallets_with_positions(home: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("gates") / "home"
-    run_enrich(home, "seed", "--scale", "tiny")
+def home(tmp_path_factory: pytest.TempPathFactory, tiny_seed: Path) -> Path:
+    home = seeded_copy(tiny_seed, tmp_path_factory.mktemp("gates") / "home")
     run_enrich(home, "run", "--step", "all", "--fresh")
     return home
 

@@ -15,15 +15,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import query, run_enrich
+from conftest import query, run_enrich, seeded_copy
 
 EQUALITY_LINE = re.compile(r"avg-cost lens equality: (\d+) qualifying pairs, (\d+) mismatching")
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("lens") / "home"
-    run_enrich(home, "seed", "--scale", "tiny")
+def home(tmp_path_factory: pytest.TempPathFactory, tiny_seed: Path) -> Path:
+    home = seeded_copy(tiny_seed, tmp_path_factory.mktemp("lens") / "home")
     run_enrich(home, "run", "--step", "all", "--fresh")
     # the runner of this branch does not know the new Step E mart yet; dbt builds it either way
     run_enrich(home, "dbt", "run", "--select", "wallet_category_accuracy")

@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_DIR, enrich_env, query, run_enrich
+from conftest import PROJECT_DIR, embedded, query, run_enrich
 
 MY_MODELS = ("+pnl_positions", "+quarantine")
 D = "2024-01-01 00:00:00"
@@ -200,57 +199,39 @@ def build(home: Path, *selection: str, lo: int | None = None, hi: int | None = N
     return dbt(home, *args, check=check)
 
 
-_COMMAND = """
-import sys
-from enrich.config import Config
-from enrich.warehouse import connect, resolve_target
-connect(resolve_target(Config.from_env(home=sys.argv[1]))).command(sys.argv[2])
-"""
-
-
 def command(home: Path, sql_text: str) -> None:
-    proc = subprocess.run([sys.executable, "-c", _COMMAND, str(home), sql_text], cwd=PROJECT_DIR,
-                          env=enrich_env(), capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    with embedded(home) as client:
+        client.command(sql_text)
 
 
-_LOAD = """
-import datetime, decimal, json, sys
-from enrich.config import Config
-from enrich.warehouse import connect, resolve_target
-client = connect(resolve_target(Config.from_env(home=sys.argv[1])))
-decimals = {"shares", "usd_value", "fee_usd"}
-times = {"block_time", "resolved_at", "end_date"}
-for table, spec in json.loads(sys.argv[2]).items():
-    client.command("truncate table " + table)
-    rows = [[decimal.Decimal(v) if c in decimals else
-             datetime.datetime.fromisoformat(v).replace(tzinfo=datetime.timezone.utc) if c in times else v
-             for c, v in zip(spec["columns"], row)] for row in spec["rows"]]
-    if rows:
-        client.insert(table, rows, column_names=spec["columns"], database="polymarket")
-"""
+DECIMALS = {"shares", "usd_value", "fee_usd"}
+TIMES = {"block_time", "resolved_at", "end_date"}
 
 
 def load(home: Path, trades=TRADES, ctf_events=CTF_EVENTS) -> None:
     """Replace the source tables' rows (bound values through client.insert, never SQL text)."""
     spec = {
-        "polymarket.trades_raw": {"columns": ["trade_id", "tx_hash", "block_time", "wallet_address",
-                                              "market_id", "condition_id", "outcome_index", "side",
-                                              "shares", "usd_value", "fee_usd"], "rows": trades},
-        "polymarket.ctf_events": {"columns": ["event_id", "block_time", "wallet_address", "market_id",
-                                              "condition_id", "outcome_index", "event_type", "shares",
-                                              "usd_value"], "rows": ctf_events},
-        "polymarket.markets_dim": {
-            "columns": ["market_id", "condition_id", "question", "category", "outcome_count",
-                        "outcome_labels", "end_date"],
-            "rows": [[m, c, "q", "cat", n, [f"o{i}" for i in range(n)], "2024-12-31 00:00:00"]
-                     for m, c, n in MARKETS]},
-        "polymarket.resolutions": {"columns": ["condition_id", "payout_numerators", "resolved_at"],
-                                   "rows": [list(r) for r in RESOLUTIONS]},
+        "polymarket.trades_raw": (["trade_id", "tx_hash", "block_time", "wallet_address", "market_id",
+                                   "condition_id", "outcome_index", "side", "shares", "usd_value", "fee_usd"],
+                                  trades),
+        "polymarket.ctf_events": (["event_id", "block_time", "wallet_address", "market_id", "condition_id",
+                                   "outcome_index", "event_type", "shares", "usd_value"], ctf_events),
+        "polymarket.markets_dim": (
+            ["market_id", "condition_id", "question", "category", "outcome_count", "outcome_labels",
+             "end_date"],
+            [[m, c, "q", "cat", n, [f"o{i}" for i in range(n)], "2024-12-31 00:00:00"]
+             for m, c, n in MARKETS]),
+        "polymarket.resolutions": (["condition_id", "payout_numerators", "resolved_at"],
+                                   [list(r) for r in RESOLUTIONS]),
     }
-    proc = subprocess.run([sys.executable, "-c", _LOAD, str(home), json.dumps(spec)], cwd=PROJECT_DIR,
-                          env=enrich_env(), capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    with embedded(home) as client:
+        for table, (columns, rows) in spec.items():
+            client.command("truncate table " + table)
+            typed = [[Decimal(v) if c in DECIMALS else
+                      datetime.fromisoformat(v).replace(tzinfo=UTC) if c in TIMES else v
+                      for c, v in zip(columns, row, strict=True)] for row in rows]
+            if typed:
+                client.insert(table, typed, column_names=columns, database="polymarket")
 
 
 def snapshot(home: Path, table: str, where: str = "1 = 1", parameters: dict | None = None) -> list[tuple]:

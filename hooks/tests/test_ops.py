@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import PROJECT_DIR, enrich_env, run_enrich, state_file, throwaway_database
+from conftest import PROJECT_DIR, embedded, enrich_env, plain, run_enrich, state_file, throwaway_database
 
 from enrich.checkpoints import JOB, Checkpoint, read_local
 from enrich.cli import build_parser
@@ -46,27 +46,18 @@ def runbook(command: str, **placeholders: str | Path) -> list[str]:
     return [str(placeholders[a[1:-1]]) if a.startswith("<") else a for a in argv]
 
 
-PROBE = """
-import json, sys
-import clickhouse_connect
-client = clickhouse_connect.get_client(interface="chdb", path=sys.argv[1])
-out = []
-for kind, statement, parameters in json.loads(sys.stdin.read()):
-    if kind == "command":
-        client.command(statement, parameters=parameters)
-        out.append([])
-    else:
-        out.append([list(r) for r in client.query(statement, parameters=parameters).result_rows])
-print(json.dumps(out, default=str))
-"""
-
-
 def probe(home: Path, *statements: tuple[str, str, dict]) -> list[list[tuple]]:
-    """Run (kind, sql, parameters) statements in one short-lived process: one engine open for all."""
-    proc = subprocess.run([sys.executable, "-c", PROBE, str(home / "chdb")], input=json.dumps(statements),
-                          cwd=PROJECT_DIR, env=enrich_env(), capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return [[tuple(r) for r in rows] for rows in json.loads(proc.stdout)]
+    """Run (kind, sql, parameters) statements with one engine open for all."""
+    out: list[list[tuple]] = []
+    with embedded(home) as client:
+        for kind, statement, parameters in statements:
+            if kind == "command":
+                client.command(statement, parameters=parameters)
+                out.append([])
+            else:
+                rows = client.query(statement, parameters=parameters).result_rows
+                out.append([tuple(r) for r in plain(rows)])
+    return out
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,7 @@ everything end to end through the `enrich` command, as operators run it.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -25,65 +23,30 @@ import pytest
 from bench import torture
 from conftest import PROJECT_DIR, enrich_env, run_enrich, state_file
 from psycopg import sql
+from reliability import (
+    DB,
+    LEFTOVERS_SQL,
+    RESULT_TABLES,
+    STEP_D_TABLES,
+    ask,
+    checksum_sql,
+    state,
+)
 
-from enrich.checkpoints import JOB, Checkpoint, read_local
+from enrich.checkpoints import JOB
 from enrich.errors import ExitCode
 from enrich.killpoints import ENV as KILL_AT
 from enrich.locks import RunLock
 
 pytestmark = pytest.mark.reliability
 
-DB = "polymarket"
-RESULT_TABLES = ("pnl", "pnl_positions", "wallet_resolution_outcomes", "wallet_accuracy")
-STEP_D_TABLES = ("pnl", "pnl_positions")
-TIMESTAMPED = ("pnl", "pnl_positions", "wallet_resolution_outcomes")
 SOURCE_TABLES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
 INJECTION = "x' OR 1=1 --"
 PG_SECRET = "pg-Secret-7f3a9c"
 CH_SECRET = "ch-Secret-4b8e21"
 
 
-# --- helpers --------------------------------------------------------------------------------------
-
-_ASK = """
-import json, sys
-from enrich.config import Config
-from enrich.warehouse import connect, resolve_target
-client = connect(resolve_target(Config.from_env(home=sys.argv[1])))
-params = json.loads(sys.argv[3])
-out = {name: [list(r) for r in client.query(text, parameters=params).result_rows]
-       for name, text in json.loads(sys.argv[2]).items()}
-print(json.dumps(out, default=str))
-"""
-
-
-def ask(home: Path, queries: dict[str, str], parameters: dict | None = None) -> dict[str, list[list]]:
-    """Several queries against HOME's warehouse in one short-lived process (each start costs seconds)."""
-    proc = subprocess.run([sys.executable, "-c", _ASK, str(home), json.dumps(queries),
-                           json.dumps(parameters or {})], cwd=PROJECT_DIR,
-                          env=enrich_env(), capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
-
-
-def checksum_sql(name: str) -> str:
-    """Count and order-independent content hash of a table, without its build timestamp."""
-    columns = "* except (computed_at)" if name in TIMESTAMPED else "*"
-    return f"select count(), sum(cityHash64(tuple(*))) from (select {columns} from {DB}.{name})"
-
-
-LEFTOVERS_SQL = (f"select name from system.tables where database = '{DB}'"
-                 " and (name like '%\\_\\_dbt\\_%' or name like '%\\_\\_load')")
-
-
-def checksums(home: Path, tables: tuple[str, ...]) -> dict[str, list]:
-    return {name: rows[0] for name, rows in ask(home, {t: checksum_sql(t) for t in tables}).items()}
-
-
-def state(home: Path) -> Checkpoint | None:
-    """The local checkpoint; reading it raises if a kill ever left it half-written."""
-    return read_local(state_file(home))
-
+# --- helpers ----------------------------------------------------------------------------------------
 
 def with_password(url: str, password: str) -> str:
     """The test database's URL with a password in it (trust auth ignores it; the code must hide it)."""
@@ -116,69 +79,6 @@ def files_containing(root: Path, needle: str) -> list[str]:
     """Every file under ROOT (logs, checkpoints, dbt artifacts, the database) holding NEEDLE."""
     raw = needle.encode()
     return [str(p) for p in root.rglob("*") if p.is_file() and raw in p.read_bytes()]
-
-
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list]]:
-    """A seeded home and the result tables of one uninterrupted run (one batch per step): what
-    every interrupted run must end up equal to. Tests sharing it start with --fresh."""
-    home = tmp_path_factory.mktemp("seeded")
-    run_enrich(home, "seed", "--scale", "tiny")
-    run_enrich(home, "run", "--step", "all")
-    sums = checksums(home, RESULT_TABLES)
-    assert all(count > 0 for count, _ in sums.values()), sums
-    return home, sums
-
-
-# --- 1. SIGKILL at random moments, restarting only with --resume ---------------------------------
-
-CRASH_SEED = int(os.environ.get("RELIABILITY_SEED", "20250301"))
-CRASH_KILLS = 40
-# a value correction is loaded after this many kills: same rows, same times, other numbers
-CORRECTION_AFTER = 20
-CRASH_BATCH_SIZE = "60"  # the tiny scale has 400 pairs: about 9 batches per step
-
-
-@pytest.fixture(scope="module")
-def corrected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
-    """The result tables of one uninterrupted run on the tiny seed with the fee correction."""
-    home = tmp_path_factory.mktemp("corrected")
-    run_enrich(home, "seed", "--scale", "tiny")
-    torture.correct_fee(home, 1)
-    run_enrich(home, "run")
-    return checksums(home, RESULT_TABLES)
-
-
-def test_a_resume_loop_killed_at_random_moments_ends_equal_to_an_uninterrupted_run(
-        seeded: tuple[Path, dict[str, list]], corrected: dict[str, list], own_pg: str,
-        tmp_path: Path) -> None:
-    """The one restart command (bench/torture.py's machinery, briefly): a --fresh run, then only
-    `enrich run --resume`, killed at random moments (before the first checkpoint too); after the
-    20th kill a value correction is loaded. The loop always finishes, with the tables of an
-    uninterrupted run on the corrected data."""
-    _, reference = seeded
-    assert corrected != reference  # the correction changes the results
-    # a home of its own: the correction must not reach the tests that share `seeded`
-    home = tmp_path / "home"
-    run_enrich(home, "seed", "--scale", "tiny")
-    attempts = torture.converge(
-        home, enrich_env(POSTGRES_URL=own_pg), random.Random(CRASH_SEED), ("--fresh",), CRASH_KILLS,
-        tmp_path / "runs.log", CRASH_BATCH_SIZE,
-        between=lambda kill: torture.correct_fee(home, 1) if kill == CORRECTION_AFTER else None)
-
-    kills = [a for a in attempts if a.killed]
-    report = "\n".join(f"{i:2d}. {a.how:<18} {' '.join(a.flags):<22} {'killed' if a.killed else 'finished'}: "
-                       f"{a.where}" for i, a in enumerate(attempts, 1))
-    print(f"\n{len(kills)} kills (seed {CRASH_SEED}):\n{report}")
-    kinds = {a.how.split(":")[0].split(" ")[0] for a in kills}
-    assert {"checkpoint", "replaced", "batch", "startup"} <= kinds, report
-
-    final = state(home)
-    assert final is not None and final.status == "complete" and final.steps_done == ["D", "E"], report
-    found = ask(home, {"leftovers": LEFTOVERS_SQL, **{t: checksum_sql(t) for t in RESULT_TABLES}})
-    assert found.pop("leftovers") == [], report
-    assert {t: rows[0] for t, rows in found.items()} == corrected, report
-    assert sorted(p.name for p in home.iterdir() if p.name.endswith(".tmp")) == [], report
 
 
 # --- 2-4. SIGINT, a damaged checkpoint with Postgres, a killed --fresh, --local-checkpoints-only ---

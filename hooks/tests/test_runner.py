@@ -7,13 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import ADMIN_URL, PROJECT_DIR, enrich_env, query, run_enrich, state_file
+from conftest import ADMIN_URL, PROJECT_DIR, embedded, enrich_env, query, run_enrich, seeded_copy, state_file
 
 from enrich.checkpoints import JOB, read_local
 from enrich.errors import EnrichError, ExitCode
@@ -35,12 +34,11 @@ def checksums(home: Path) -> dict[str, tuple]:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, tuple]]:
+def reference(tmp_path_factory: pytest.TempPathFactory, tiny_seed: Path) -> tuple[Path, dict[str, tuple]]:
     """A seeded home and its tables after an uninterrupted run in one batch: what every interrupted
-    run must end up equal to. (A chDB directory cannot be copied, so the tests share this home and
-    each starts its runs with --fresh or from the complete state this run leaves.)"""
-    home = tmp_path_factory.mktemp("warehouse")
-    run_enrich(home, "seed", "--scale", "tiny")
+    run must end up equal to. (The tests share this home: each starts its runs with --fresh or from
+    the complete state this run leaves.)"""
+    home = seeded_copy(tiny_seed, tmp_path_factory.mktemp("warehouse"))
     out = run_enrich(home, "run", "--step", "D").stdout
     assert "batch 1/1 " in out
     sums = checksums(home)
@@ -197,15 +195,8 @@ def test_unreachable_postgres_is_named_without_its_password(tmp_path: Path) -> N
 
 
 def sql_command(home: Path, statement: str, parameters: dict) -> None:
-    code = textwrap.dedent("""
-        import json, sys
-        from enrich.config import Config
-        from enrich.warehouse import connect, resolve_target
-        connect(resolve_target(Config.from_env(home=sys.argv[1]))).command(
-            sys.argv[2], parameters=json.loads(sys.argv[3]))
-    """)
-    subprocess.run([sys.executable, "-c", code, str(home), statement, json.dumps(parameters)],
-                   cwd=PROJECT_DIR, env=enrich_env(), check=True, capture_output=True, timeout=120)
+    with embedded(home) as client:
+        client.command(statement, parameters=parameters)
 
 
 def test_tables_built_with_a_larger_batch_partitions_need_fresh(
@@ -316,11 +307,11 @@ print(code, client.query("select count() from system.dropped_tables").result_row
 """
 
 
-def test_a_run_leaves_no_dropped_table_waiting_for_its_space(tmp_path: Path) -> None:
+def test_a_run_leaves_no_dropped_table_waiting_for_its_space(tmp_path: Path, tiny_seed: Path) -> None:
     """Every table a run drops (staging tables of the batches, dbt's probes) frees its space at
     once: Atomic databases otherwise keep a dropped table's data until a later process opens
     the engine, and a kill loop grew a home by a gigabyte that way."""
-    run_enrich(tmp_path, "seed", "--scale", "tiny")
+    seeded_copy(tiny_seed, tmp_path)
     proc = subprocess.run([sys.executable, "-c", RUN_THEN_LIST_DROPPED, str(tmp_path)], cwd=PROJECT_DIR,
                           env=enrich_env(), capture_output=True, text=True, timeout=600)
     assert proc.stdout.strip().splitlines()[-1] == "0 0", proc.stdout + proc.stderr

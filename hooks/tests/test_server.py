@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_DIR, enrich_env, query, run_enrich
+from conftest import PROJECT_DIR, enrich_env, query, run_enrich, seeded_copy
 from server_fixtures import ChdbServer, chdb_server, free_port
 
 from enrich.errors import ExitCode
@@ -31,10 +31,9 @@ def checksum_sql(database: str, name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def embedded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, int]]:
+def embedded(tmp_path_factory: pytest.TempPathFactory, tiny_seed: Path) -> dict[str, tuple[int, int]]:
     """Checksums of an embedded run of the tiny seed."""
-    home = tmp_path_factory.mktemp("embedded")
-    run_enrich(home, "seed", "--scale", "tiny")
+    home = seeded_copy(tiny_seed, tmp_path_factory.mktemp("embedded"))
     run_enrich(home, "run", "--step", "all", "--fresh", "--local-checkpoints-only")
     sums = {}
     for name in (*SOURCES, *RESULTS):
@@ -82,7 +81,8 @@ def test_seed_run_gates_export_through_server_equal_embedded(
     assert not list(server.user_files.rglob("accuracy.csv"))
 
 
-def test_load_streams_files_from_the_client(server: ChdbServer, embedded: dict, tmp_path: Path) -> None:
+def test_load_streams_files_from_the_client(server: ChdbServer, embedded: dict, tiny_seed: Path,
+                                           tmp_path: Path) -> None:
     """`enrich load` of files only the client can see, then a run: the same tables as embedded.
 
     Depends on the loader sending the files over the connection (issue 10, d-loader): a loader
@@ -91,7 +91,7 @@ def test_load_streams_files_from_the_client(server: ChdbServer, embedded: dict, 
     seeded = tmp_path / "seeded"
     files = tmp_path / "files"
     files.mkdir()
-    run_enrich(seeded, "seed", "--scale", "tiny")
+    seeded_copy(tiny_seed, seeded)
     for name in SOURCES:
         run_enrich(seeded, "export", name, "--out", str(files / f"{name}.parquet"))
     home = tmp_path / "home"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_DIR, enrich_env, run_enrich
+from conftest import PROJECT_DIR, enrich_env, run_enrich, seeded_copy
 from server_fixtures import ChdbServer, chdb_server
 
 from enrich.errors import ExitCode
@@ -78,11 +78,10 @@ def test_a_second_home_on_the_same_warehouse_is_refused_and_a_dead_holder_taken_
 
 
 def test_status_never_shows_another_warehouses_checkpoint(server: ChdbServer, tmp_path: Path,
-                                                          own_pg: str) -> None:
-    home = tmp_path / "home"
+                                                          own_pg: str, tiny_seed: Path) -> None:
+    home = seeded_copy(tiny_seed, tmp_path / "home")
     env = enrich_env(**server.env(), POSTGRES_URL=own_pg)
     # an embedded run in this home, checkpointed locally and in Postgres
-    run_enrich(home, "seed", "--scale", "tiny", env=env)
     run_enrich(home, "run", env=env)
     local = json.loads(run_enrich(home, "status", "--json", env=env).stdout)
     assert local["checkpoint"]["status"] == "complete" and local["warehouse"].startswith("chdb:")
