@@ -468,6 +468,17 @@ def test_batch_ranges_equal_single_shot_rerun_is_idempotent_and_vacated_partitio
                  {"p": str(key)}) == [(0,)]
     assert query(home, "select count() from system.mutations where database = 'polymarket'") == [(0,)]
 
+    # the flows table records the sources it was built from: with nothing changed since, the next
+    # build keeps it as it is; a deleted source row (a mutation, no new part) rebuilds it
+    assert "KEPT" in dbt(home, "run", "--select", "int_flows_unioned", artifacts="flows").stdout
+    [(flow,)] = query(home, "select flow_id from polymarket.int_flows_unioned where flow_type = 'BUY' "
+                            "order by flow_id limit 1")
+    query(home, "delete from polymarket.trades_raw where trade_id = {id:String}", {"id": flow})
+    rebuilt = dbt(home, "run", "--select", "int_flows_unioned", artifacts="flows")
+    assert "KEPT" not in rebuilt.stdout, rebuilt.stdout
+    assert query(home, "select count() from polymarket.int_flows_unioned where flow_id = {id:String}",
+                 {"id": flow}) == [(0,)]
+
 
 def test_unit_tests_fail_on_a_broken_expectation(home: Path, tmp_path: Path) -> None:
     project = tmp_path / "project"
