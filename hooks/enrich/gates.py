@@ -98,9 +98,9 @@ def run_gates(config: Config, session: DbtSession | None = None,
         # rebuilt only when the sources changed since.
         views = session.invoke("run", "--select", f"+tag:{GATE_TAG},config.materialized:view",
                                f"+tag:{GATE_TAG},config.materialized:source_current_table",
-                               variables=variables, what="building the views the gates read")
+                               variables=variables, what="building what the gates read")
         if not views.success:
-            raise EnrichError("building the views the gates read failed; see the dbt log under the "
+            raise EnrichError("building what the gates read failed; see the dbt log under the "
                               "home's dbt/logs")
     result = session.invoke("test", "--select", f"tag:{GATE_TAG}", variables=variables, what="the gate run")
     node_results = list(result.result or [])
