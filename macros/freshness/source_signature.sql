@@ -13,7 +13,8 @@
     view, a Distributed table) has no parts to go by: its rows are hashed. -#}
 {% macro source_signature() %}
   {%- set database = source_database() -%}
-  {%- set names = ['trades_raw', 'ctf_events', 'markets_dim', 'resolutions'] -%}
+  {#- the source tables of the contract, as create_sources declares them -#}
+  {%- set names = source_table_ddl().keys() | list -%}
   {%- set engines_sql -%}
     select name, engine from {{ cluster_system_table('tables') }}
     where database = {{ clickhouse_string_literal(database) }}
