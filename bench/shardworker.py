@@ -55,7 +55,7 @@ def count(client: Client, database: str, name: str) -> int:
 def columns(client: Client, database: str, name: str) -> list[str]:
     return [r[0] for r in client.query(
         "select name from system.columns where database = {db:String} and table = {t:String} "
-        "order by position", parameters={"db": database, "t": name},
+        "and default_kind != 'MATERIALIZED' order by position", parameters={"db": database, "t": name},
     ).result_rows]
 
 

@@ -186,6 +186,7 @@ def check_readable(path: Path) -> None:
 def table_columns(client: Client, database: str, name: str) -> list[Column]:
     rows = client.query(
         "select name, type from system.columns where database = {db:String} and table = {t:String} "
+        "and default_kind != 'MATERIALIZED' "
         "order by position",
         parameters={"db": database, "t": name},
     ).result_rows

@@ -5,10 +5,16 @@
 {% endmacro %}
 
 {#- A predicate restricting `column` to the run's key range (vars batch_lo, batch_hi); `1 = 1`
-    when both are null (a single-shot build). The bounds are validated integers, never text. -#}
+    when both are null (a single-shot build). The bounds are validated integers, never text. In a
+    refresh (vars refresh_scope / refresh_batch) it keeps the scope's conditions instead: the
+    condition column is the batch-key column's sibling (`x.batch_key` -> `x.condition_id`). -#}
 {% macro in_batch_range(column) %}
   {%- set bounds = batch_range() -%}
-  {%- if bounds is none -%}
+  {%- if refresh_mode() is not none -%}
+    {#- a refresh: the scope's keys (so a table ordered by batch_key reads only those) and conditions -#}
+    {{- column ~ ' in ' ~ refresh_scope_set('batch_key') ~ ' and '
+        ~ in_refresh_scope(column | replace('batch_key', 'condition_id')) -}}
+  {%- elif bounds is none -%}
     {{- '1 = 1' -}}
   {%- else -%}
     {{- column ~ ' between ' ~ bounds[0] ~ ' and ' ~ bounds[1] -}}

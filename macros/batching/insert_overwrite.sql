@@ -18,6 +18,11 @@
   {% call statement('main') %}
     {{ get_create_table_as_sql(False, new_data_relation, sql) }}
   {% endcall %}
+  {%- if refresh_mode() is not none -%}
+    {{ replace_scope_rows(existing_relation, new_data_relation) }}
+    {{ drop_new_data(new_data_relation) }}
+    {{ return('') }}
+  {%- endif -%}
   {%- set new_partitions = batch_partition_ids(new_data_relation) -%}
   {%- set bounds = batch_range() -%}
   {%- set vacated = [] -%}
@@ -78,4 +83,18 @@
 {#- A ClickHouse string literal for a relation name taken from the project's config. -#}
 {% macro clickhouse_string_literal(value) %}
   {{- "'" ~ (value | string | replace('\\', '\\\\') | replace("'", "\\'")) ~ "'" -}}
+{% endmacro %}
+
+{#- A refresh replaces the rows of its scope's conditions, not whole partitions: a lightweight
+    delete of those conditions' rows (the scope's batch keys first, so only their partitions are
+    touched), then the new rows. Between the two a reader sees the conditions without rows; a kill
+    there is repaired by the next attempt, which deletes and inserts the same rows again. -#}
+{% macro replace_scope_rows(existing_relation, new_data_relation) %}
+  {% call statement('delete_scope_rows') %}
+    delete from {{ existing_relation }}{{ on_cluster() }}
+    where {{ in_batch_range('batch_key') }}
+  {% endcall %}
+  {% call statement('insert_scope_rows') %}
+    insert into {{ existing_relation }} select * from {{ new_data_relation }}
+  {% endcall %}
 {% endmacro %}

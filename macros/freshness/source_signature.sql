@@ -57,6 +57,10 @@
 {#- What a kept table must still match: the sources' signature and the model's own compiled SQL
     (a project upgrade that changes a validation rule rebuilds it). -#}
 {% macro build_signature(compiled_sql) %}
+  {#- a refresh compiles the same model against the scoped views: the same SQL for the signature -#}
+  {%- if refresh_mode() is not none -%}
+    {%- set compiled_sql = compiled_sql | replace(scoped_suffix(), '') | replace(in_refresh_scope(), '1 = 1') -%}
+  {%- endif -%}
   {{- return(source_signature() ~ ' model ' ~ local_md5(compiled_sql)) -}}
 {% endmacro %}
 
@@ -91,5 +95,32 @@
     {%- call noop_statement('main', 'KEPT') -%}{%- endcall -%}
     {{ return({'relations': [this]}) }}
   {%- endif -%}
+  {%- if existing is not none and refresh_mode() == 'all' and not should_full_refresh() -%}
+    {{ return(refresh_source_current_table(existing)) }}
+  {%- endif -%}
   {{ return(dbt.materialization_table_clickhouse()) }}
 {% endmaterialization %}
+
+{#- A refresh of a source_current_table: its SQL reads the scoped views, so it yields the scope's
+    rows only; they replace the rows of the scope's conditions (and those the model's config
+    `refresh_also_replaces`, a static predicate, selects) with a lightweight delete and an insert.
+    A kill in between is repaired by the next attempt (same delete, same insert). -#}
+{% macro refresh_source_current_table(existing) %}
+  {%- set staging = existing.incorporate(path={'identifier': existing.identifier ~ '__dbt_scope_'
+      ~ invocation_id.replace('-', '_')}) -%}
+  {{ run_hooks(pre_hooks) }}
+  {{ drop_new_data(staging) }}
+  {% call statement('main') %}
+    {{ get_create_table_as_sql(False, staging, sql) }}
+  {% endcall %}
+  {% call statement('delete_scope_rows') %}
+    delete from {{ existing }}{{ on_cluster() }}
+    where {{ in_refresh_scope() }}{{ ' or ' ~ config.get('refresh_also_replaces') if config.get('refresh_also_replaces') }}
+  {% endcall %}
+  {% call statement('insert_scope_rows') %}
+    insert into {{ existing }} select * from {{ staging }}
+  {% endcall %}
+  {{ drop_new_data(staging) }}
+  {{ run_hooks(post_hooks) }}
+  {{ return({'relations': [existing]}) }}
+{% endmacro %}

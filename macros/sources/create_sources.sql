@@ -6,8 +6,12 @@
   {% do run_query('create database if not exists ' ~ adapter.quote(database) ~ on_cluster()
                    ~ ' ' ~ adapter.clickhouse_db_engine_clause()) %}
   {% for name, ddl in source_table_ddl().items() %}
-    {% do run_query('create table if not exists ' ~ adapter.quote(database) ~ '.' ~ adapter.quote(name) ~ on_cluster()
+    {%- set relation = adapter.quote(database) ~ '.' ~ adapter.quote(name) -%}
+    {% do run_query('create table if not exists ' ~ relation ~ on_cluster()
                      ~ ' ' ~ ddl.columns ~ ' engine = ' ~ table_engine('MergeTree()') ~ ' order by ' ~ ddl.order_by) %}
+    {#- tables created before the refresh existed get the column too; their old parts compute it
+        when read, new parts store it -#}
+    {% do run_query('alter table ' ~ relation ~ on_cluster() ~ ' add column if not exists ' ~ row_hash_column(ddl.columns)) %}
   {% endfor %}
   {{ log('source tables ready in ' ~ database, info=True) }}
 {% endmacro %}
@@ -58,4 +62,17 @@
         resolved_at DateTime64(3, 'UTC')
       )", 'order_by': 'condition_id'},
   }) }}
+{% endmacro %}
+
+{#- `_row_hash`: a hash of a source row's every column, computed by the engine when the row is
+    written (and again by a mutation that changes it), never by `select *` or an insert that names
+    the contract's columns. The refresh finds the conditions whose rows changed by comparing
+    per-condition sums of it with the sums its last build recorded (int_source_digests_recorded),
+    reading two columns instead of hashing every row. -#}
+{% macro row_hash_column(columns_ddl) %}
+  {%- set names = [] -%}
+  {%- for line in columns_ddl.strip().strip('()').split(',\n') -%}
+    {%- do names.append(line.strip().split(' ')[0]) -%}
+  {%- endfor -%}
+  {{- return('_row_hash UInt64 materialized cityHash64(' ~ names | join(', ') ~ ')') -}}
 {% endmacro %}

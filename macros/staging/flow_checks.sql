@@ -5,12 +5,24 @@
     is then quarantined), `is_extra_copy` for all but one of a set of identical copies (collapsed).
     Global over the table, not per batch: conflicting copies can name different conditions.
     Grouping by a hash is several times cheaper than by the string; a collision only sends a unique
-    id down the duplicated path, where grouping by the id itself clears it. Ends in CTE
-    `rows_with_copies`. -#}
-{% macro flag_id_copies(id_column, content_columns) %}
+    id down the duplicated path, where grouping by the id itself clears it. In a refresh
+    `source_rows` holds the scope's rows only, so the copies are looked up in `staged` (the whole
+    staged table) by the scope's ids. Ends in CTE `rows_with_copies`. -#}
+{% macro flag_id_copies(id_column, content_columns, staged) %}
+{%- if refresh_mode() is not none %}
+id_copies as (
+    select *
+    from {{ staged }}
+    where cityHash64({{ id_column }}) in (select cityHash64({{ id_column }}) from source_rows)
+),
+{%- set copies = 'id_copies' %}
+{%- else %}
+{%- set copies = 'source_rows' %}
+{%- endif %}
+
 duplicated_id_hashes as (
     select cityHash64({{ id_column }}) as id_hash
-    from source_rows
+    from {{ copies }}
     group by id_hash
     having count() > 1
 ),
@@ -19,7 +31,7 @@ id_versions as (
     select
         {{ id_column }} as versioned_id,
         uniqExact(cityHash64({{ content_columns | join(', ') }})) as versions
-    from source_rows
+    from {{ copies }}
     where cityHash64({{ id_column }}) in (select id_hash from duplicated_id_hashes)
     group by {{ id_column }}
 ),
@@ -85,7 +97,7 @@ missing_market_conditions as (
         condition_id as missing_condition_id,
         conditions_of_market,
         markets_of_condition
-    from {{ ref('int_missing_market_conditions_counted') }}
+    from {{ scoped_ref('int_missing_market_conditions_counted') }}
 ),
 
 checked as (

@@ -4,14 +4,17 @@
     only on a resolved condition, at or after resolved_at, with usd_value = shares * p_i within
     0.000001. Derived on every build: a REDEEM quarantined for a missing resolution is used once
     the resolution arrives. Valid rows (is_valid = 1) are the legs the P&L uses. -#}
+{{ config(materialized='scopable_view') }}
+
 with source_rows as (
     select * from {{ ref('stg_polymarket__ctf_events') }}
+    where {{ in_refresh_scope('condition_id') }}
 ),
 
 {{ flag_id_copies('event_id', [
     'event_id', 'block_time', 'wallet_address', 'market_id', 'condition_id', 'outcome_index',
     'event_type', 'shares', 'usd_value',
-]) }},
+], ref('stg_polymarket__ctf_events')) }},
 
 {{ join_market_and_resolution() }},
 

@@ -3,8 +3,10 @@
     resolution checks) is global over the sources, so doing it here once instead of in every
     batch's views removes most of a batch's cost. Ordered by batch_key first, so a batch reads
     only its key range, then by position and replay order (outcome, block_time, flow_id), so the
-    average-cost lens of `pnl` groups and sorts rows that are already in order. It records the sources' signature; a run on unchanged sources keeps it
-    (materialization source_current_table) and the marts that read it check it is current. -#}
+    average-cost lens of `pnl` groups and sorts rows that are already in order. It records the
+    sources' signature; a run on unchanged sources keeps it (materialization source_current_table)
+    and the marts that read it check it is current. A refresh replaces the rows of its scope's
+    conditions only. -#}
 {{ config(
     materialized='source_current_table',
     order_by='(batch_key, condition_id, wallet_address, outcome_index, block_time, flow_id)',
@@ -25,7 +27,7 @@ with trade_flows as (
         if(side = 'BUY', -usd_value, usd_value) - fee_usd as cash_usd,
         fee_usd,
         batch_key
-    from {{ ref('int_trades_validated') }}
+    from {{ scoped_ref('int_trades_validated') }}
     where is_valid = 1
 ),
 
@@ -43,7 +45,7 @@ ctf_flows as (
         if(event_type = 'SPLIT', -usd_value, usd_value) as cash_usd,
         toDecimal128(0, 6) as fee_usd,
         batch_key
-    from {{ ref('int_ctf_events_validated') }}
+    from {{ scoped_ref('int_ctf_events_validated') }}
     where is_valid = 1
 ),
 

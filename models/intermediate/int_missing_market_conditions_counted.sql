@@ -2,7 +2,10 @@
     valid markets_dim row, with how many conditions the market names and how many such markets the
     condition appears under (docs/domain.md section 7: a market missing from markets_dim whose rows
     name more than one condition is ambiguous). Only rows valid on their own count: an empty
-    condition_id must not make its market ambiguous. -#}
+    condition_id must not make its market ambiguous. In a refresh only the markets the scope's
+    rows name: every row of such a market counts, wherever its condition is. -#}
+{{ config(materialized='scopable_view') }}
+
 with described_markets as (
     select market_id
     from {{ ref('int_markets_validated') }}
@@ -18,11 +21,26 @@ flow_rows as (
     from {{ ref('stg_polymarket__ctf_events') }}
     where empty(row_reasons)
 ),
+{%- if refresh_mode() is not none %}
+
+scope_markets as (
+    select market_id
+    from {{ ref('stg_polymarket__trades') }}
+    where {{ in_refresh_scope('condition_id') }}
+    union distinct
+    select market_id
+    from {{ ref('stg_polymarket__ctf_events') }}
+    where {{ in_refresh_scope('condition_id') }}
+),
+{%- endif %}
 
 missing_market_conditions as (
     select distinct market_id, condition_id
     from flow_rows
     where market_id not in (select market_id from described_markets)
+    {%- if refresh_mode() is not none %}
+      and market_id in (select market_id from scope_markets)
+    {%- endif %}
 ),
 
 final as (

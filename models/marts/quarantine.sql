@@ -1,6 +1,9 @@
+{#- refresh_also_replaces: a refresh rebuilds the markets_dim and resolutions rows whole (small
+    tables, validated whole) besides the trade and ctf rows of its scope's conditions. -#}
 {{ config(
     materialized='source_current_table',
     post_hook="{{ record_source_signature() }}",
+    refresh_also_replaces="source_table in ('markets_dim', 'resolutions')",
 ) }}
 
 {#- Every source row kept out of the P&L, with its reason, plus the extra copies of identical
@@ -18,7 +21,7 @@ with trades as (
         batch_key,
         quarantine_reason,
         is_collapsed
-    from {{ ref('int_trades_validated') }}
+    from {{ scoped_ref('int_trades_validated') }}
     where is_valid = 0
 ),
 
@@ -32,7 +35,7 @@ ctf_events as (
         batch_key,
         quarantine_reason,
         is_collapsed
-    from {{ ref('int_ctf_events_validated') }}
+    from {{ scoped_ref('int_ctf_events_validated') }}
     where is_valid = 0
 ),
 

@@ -1,0 +1,73 @@
+{#- The refresh scope: the conditions an `enrich run --changed` recomputes (docs/ARCHITECTURE.md).
+    `enrich` writes them to the table `_enrich_refresh_scope` (condition_id, batch_key, batch) in the
+    target's database before it builds anything, then runs dbt with one of two vars:
+    - refresh_scope: true   the whole scope (the upstream tables and the gates);
+    - refresh_batch: N      the scope's batch N (the batched marts, one batch at a time).
+    Without either var every model and test reads everything, as a full run does. -#}
+
+{#- The scope table, quoted; `enrich` creates it (hooks/enrich/scope.py). -#}
+{% macro refresh_scope_table() %}
+  {{- return(adapter.quote(target.schema) ~ '.' ~ adapter.quote('_enrich_refresh_scope')) -}}
+{% endmacro %}
+
+{#- 'batch' with var refresh_batch, 'all' with var refresh_scope, none on a full build. -#}
+{% macro refresh_mode() %}
+  {%- if var('refresh_batch', none) is not none -%}
+    {%- if batch_range() is not none -%}
+      {{- exceptions.raise_compiler_error('vars refresh_batch and batch_lo/batch_hi exclude each other') -}}
+    {%- endif -%}
+    {{- return('batch') -}}
+  {%- endif -%}
+  {{- return('all' if var('refresh_scope', false) else none) -}}
+{% endmacro %}
+
+{#- The subquery of the scope's condition ids (or batch keys, with column='batch_key'): the whole
+    scope, or the batch of var refresh_batch (a validated integer, never pasted text). -#}
+{% macro refresh_scope_set(column='condition_id') %}
+  {%- set where = '' -%}
+  {%- if refresh_mode() == 'batch' -%}
+    {%- set batch = var('refresh_batch') -%}
+    {%- if not (batch is integer or (batch is string and batch.isdigit())) -%}
+      {{- exceptions.raise_compiler_error('var refresh_batch must be a non-negative integer, got ' ~ (batch | string | tojson)) -}}
+    {%- endif -%}
+    {%- set where = ' where batch = ' ~ (batch | int) -%}
+  {%- endif -%}
+  {{- return('(select ' ~ column ~ ' from ' ~ refresh_scope_table() ~ where ~ ')') -}}
+{% endmacro %}
+
+{#- A predicate keeping the rows of the refresh scope's conditions: `condition_column in (...)`,
+    or '1 = 1' on a full build. -#}
+{% macro in_refresh_scope(condition_column='condition_id') %}
+  {%- if refresh_mode() is none -%}
+    {{- return('1 = 1') -}}
+  {%- endif -%}
+  {{- return(condition_column ~ ' in ' ~ refresh_scope_set()) -}}
+{% endmacro %}
+
+{#- The relation of a scopable view (materialized scopable_view) as this invocation reads it: in a
+    refresh its scoped twin `<name>__scoped`, holding only the scope's rows; otherwise the view. -#}
+{% macro scoped_ref(name) %}
+  {%- set relation = ref(name) -%}
+  {%- if refresh_mode() is none -%}
+    {{- return(relation) -}}
+  {%- endif -%}
+  {{- return(relation.incorporate(path={'identifier': relation.identifier ~ scoped_suffix()})) -}}
+{% endmacro %}
+
+{% macro scoped_suffix() %}
+  {{- return('__scoped') -}}
+{% endmacro %}
+
+{#- A view whose SQL reads in_refresh_scope(): on a full build dbt's view; in a refresh its twin
+    `<name>__scoped` is (re)created instead, so the view operators and full runs read is never
+    narrowed to a scope, and the manifest (parsed once, without the refresh vars) stays valid. -#}
+{% materialization scopable_view, adapter='clickhouse' %}
+  {%- if refresh_mode() is none -%}
+    {{ return(dbt.materialization_view_clickhouse()) }}
+  {%- endif -%}
+  {%- set scoped = this.incorporate(path={'identifier': this.identifier ~ scoped_suffix()}, type='view') -%}
+  {% call statement('main') -%}
+    create or replace view {{ scoped }}{{ on_cluster() }} as {{ sql }}
+  {%- endcall %}
+  {{ return({'relations': [scoped]}) }}
+{% endmaterialization %}
