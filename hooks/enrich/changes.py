@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
+from enrich.ddl import Ddl
 from enrich.errors import EnrichError
-from enrich.project import KEY_FIGURES_MODEL
+from enrich.project import KEY_FIGURES_MODEL, SOURCE_TABLES
 from enrich.warehouse import table
 
 Signature = tuple[int, int, int]
@@ -43,3 +44,23 @@ def key_figures(client: Client, database: str, batch_partitions: int) -> KeyFigu
         pairs[key] = int(key_pairs)
         signatures[int(key)] = (int(flows), int(flows_hash), int(markets_hash))
     return KeyFigures(tuple(pairs), signatures)
+
+
+def source_marks(client: Client, ddl: Ddl) -> str:
+    """The source tables' metadata, never their rows: per table its UUID (a swapped or re-created
+    table gets a new one) and per partition its rows, highest block number (every insert takes a
+    new one) and latest mutation (updates and deletes, lightweight ones included). A background
+    merge changes none of these, so equal marks mean the rows are the ones last built from."""
+    rows = client.query(
+        "select t.name, toString(t.uuid), p.partition_id, p.rows, p.last_block, p.last_mutation"
+        f" from {ddl.system('tables')} as t left join ("
+        "  select table, partition_id, sum(rows) as rows, max(max_block_number) as last_block,"
+        "   max(if(data_version > max_block_number, data_version, 0)) as last_mutation"
+        f"  from {ddl.system('parts')} where active and database = {{db:String}}"
+        "  group by table, partition_id) as p on p.table = t.name"
+        " where t.database = {db:String} and t.name in {names:Array(String)}"
+        " order by t.name, toString(t.uuid), p.partition_id",
+        parameters={"db": ddl.database, "names": list(SOURCE_TABLES)},
+        settings={"join_use_nulls": 0},
+    ).result_rows
+    return ";".join(",".join(str(v) for v in row) for row in rows)

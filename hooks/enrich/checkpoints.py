@@ -81,6 +81,16 @@ class Checkpoint:
     # Per batch key, the signature of the data the committed ranges were built from.
     signatures: dict[str, list[int]] = field(default_factory=dict)
     gates_done: bool = False
+    # The gates' exit code once they ran (0 passed or warned, 1 a gate failed).
+    gates_exit: int = 0
+    # A refresh (--changed on a complete run): the plan's entries are batches of the refresh
+    # scope ([n, n, pairs], enrich.scope), not key ranges.
+    scope: bool = False
+    # The sources' metadata (enrich.changes.source_marks) and the project's files
+    # (dbtsession.project_digest) as the run found them before building: a later --changed with
+    # both unchanged has nothing to do and says so without starting dbt.
+    source_marks: str = ""
+    project: str = ""
     started_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
     job: str = JOB
@@ -129,8 +139,9 @@ class Checkpoint:
 
         if not isinstance(data, dict):
             raise bad("it is not a JSON object")
-        # Postgres stores the state without the local outbox
-        data = {"pg_pending": [], **data}
+        # Postgres stores the state without the local outbox; checkpoints from before the
+        # refresh have no scope, marks or project digest
+        data = {"pg_pending": [], "gates_exit": 0, "scope": False, "source_marks": "", "project": "", **data}
         if data.get("job") != JOB:
             raise bad(f"it belongs to job {data.get('job')!r}, not {JOB!r}")
         expected = {f.name: f.type for f in fields(cls)}
@@ -153,6 +164,10 @@ class Checkpoint:
             "done": dict,
             "signatures": dict,
             "gates_done": bool,
+            "gates_exit": int,
+            "scope": bool,
+            "source_marks": str,
+            "project": str,
             "started_at": str,
             "updated_at": str,
             "pg_pending": list,

@@ -10,7 +10,6 @@ it creates.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from dbt_common import behavior_flags
 from enrich import killpoints
 from enrich.config import Config
 from enrich.errors import EnrichError
+from enrich.project import project_digest
 
 
 class DbtError(EnrichError):
@@ -131,14 +131,3 @@ def _one_line(ex: BaseException) -> str:
     """dbt's exception as one line: engine lock and connection errors keep their own message."""
     lines = [line.strip() for line in str(ex).splitlines() if line.strip()]
     return " ".join(lines)[:2000] or type(ex).__name__
-
-
-def project_digest(project_dir: Path) -> str:
-    """A hash of every file dbt parses: the project file, models, macros, tests."""
-    digest = hashlib.sha256()
-    parsed = sorted(p for folder in ("models", "macros", "tests") for p in (project_dir / folder).rglob("*")
-                    if p.is_file())
-    files = [project_dir / "dbt_project.yml", *parsed]
-    for path in files:
-        digest.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()

@@ -20,6 +20,7 @@ from enrich.dbtsession import DbtSession
 from enrich.ddl import Ddl
 from enrich.errors import EnrichError
 from enrich.project import BATCH_KEY, KEY_FIGURES_MODEL, QUARANTINE_MODEL, Step, result_tables
+from enrich.scope import DIGESTS_RECORDED, SCOPE_TABLE, SCOPED_UPSTREAM
 from enrich.warehouse import quote_identifier, table
 
 
@@ -67,19 +68,32 @@ class Executor:
         """Everything the steps' models read (views, the flows table), the batch keys' figures and
         the quarantine."""
         models = result_tables(tuple(steps))
-        self._run([*(f"+{m}" for m in models), f"+{KEY_FIGURES_MODEL}", f"+{QUARANTINE_MODEL}"], (),
+        self._run([*(f"+{m}" for m in models), f"+{KEY_FIGURES_MODEL}", f"+{QUARANTINE_MODEL}",
+                   f"+{DIGESTS_RECORDED}"], (),
                   "build of the upstream models",
                   exclude=models)
         killpoints.reached("upstream")
 
-    def build(self, models: Sequence[str], lo: int, hi: int, label: str) -> int:
-        """Rebuild keys LO..HI of the batched MODELS; returns the rows they now hold in that range."""
+    def build(self, models: Sequence[str], lo: int, hi: int, label: str, scope: bool = False) -> int:
+        """Rebuild keys LO..HI of the batched MODELS, or with SCOPE the refresh scope's batch LO;
+        returns the rows they now hold there."""
         # flows_built_this_run: the caller rebuilt the flows table, the models need not re-check it
-        self._run(models, models, label, {"batch_lo": lo, "batch_hi": hi, "flows_built_this_run": True})
+        if scope:
+            variables: dict[str, Any] = {"refresh_batch": lo, "flows_built_this_run": True}
+            where = (f"condition_id in (select condition_id from {table(self.ddl.database, SCOPE_TABLE)}"
+                     " where batch = {lo:UInt32})")
+        else:
+            variables = {"batch_lo": lo, "batch_hi": hi, "flows_built_this_run": True}
+            where = f"{quote_identifier(BATCH_KEY)} between {{lo:UInt32}} and {{hi:UInt32}}"
+        self._run(models, models, label, variables)
         return sum(int(self.client.query(
-            f"select count() from {table(self.ddl.database, model)}"
-            f" where {quote_identifier(BATCH_KEY)} between {{lo:UInt32}} and {{hi:UInt32}}",
+            f"select count() from {table(self.ddl.database, model)} where {where}",
             parameters={"lo": lo, "hi": hi}).result_rows[0][0]) for model in models)
+
+    def refresh_upstream(self) -> None:
+        """The refresh scope's rows of the upstream tables, through the scoped views."""
+        self._run([*SCOPED_UPSTREAM], (), "refresh of the upstream models", {"refresh_scope": True})
+        killpoints.reached("upstream")
 
     def finalize(self, models: Sequence[str], label: str) -> None:
         if models:

@@ -9,7 +9,9 @@ after the step's last batch.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from enrich.errors import EnrichError
@@ -75,3 +77,14 @@ def select_steps(steps: tuple[Step, ...], name: str) -> tuple[Step, ...]:
     if not chosen:
         raise EnrichError(f"no step {name} (steps: {', '.join(s.name for s in steps)})")
     return chosen
+
+
+def project_digest(project_dir: Path) -> str:
+    """A hash of every file dbt parses: the project file, models, macros, tests."""
+    digest = hashlib.sha256()
+    parsed = sorted(p for folder in ("models", "macros", "tests") for p in (project_dir / folder).rglob("*")
+                    if p.is_file())
+    files = [project_dir / "dbt_project.yml", *parsed]
+    for path in files:
+        digest.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()

@@ -20,8 +20,15 @@ import psycopg
 import yaml
 
 from enrich import gates, killpoints, mutations, space, swap
-from enrich.changes import key_figures
-from enrich.checkpoints import CheckpointWriter, DamagedCheckpoint, PgStore, read_local, state_path
+from enrich.changes import key_figures, source_marks
+from enrich.checkpoints import (
+    Checkpoint,
+    CheckpointWriter,
+    DamagedCheckpoint,
+    PgStore,
+    read_local,
+    state_path,
+)
 from enrich.config import Config
 from enrich.dbtsession import DbtSession
 from enrich.ddl import Ddl
@@ -30,8 +37,26 @@ from enrich.events import EventLog
 from enrich.executor import Executor
 from enrich.locks import ClickHouseLockBackend, PgLockBackend, RunLock, WarehouseLock
 from enrich.progress import Console, Progress
-from enrich.project import Step, result_tables, select_steps, steps_from_manifest
-from enrich.runstate import Decision, Options, RunState, batch_size_option, decide, default_batch_size
+from enrich.project import (
+    FLOWS_MODEL,
+    QUARANTINE_MODEL,
+    Step,
+    project_digest,
+    result_tables,
+    select_steps,
+    steps_from_manifest,
+)
+from enrich.runstate import (
+    MAX_DEFAULT_BATCH_PAIRS,
+    Decision,
+    Options,
+    RunState,
+    batch_size_option,
+    decide,
+    default_batch_size,
+    newest,
+)
+from enrich.scope import DIGESTS_RECORDED, RefreshScope
 from enrich.warehouse import Target, connect, identity, resolve_target
 
 EXIT_CODES = {signal.SIGINT: ExitCode.INTERRUPTED, signal.SIGTERM: ExitCode.TERMINATED}
@@ -143,6 +168,12 @@ class Runner:
                 self.say(recovered)
             path = state_path(self.config.home, warehouse)
             local, remote = load_checkpoints(store, path, warehouse)
+            unchanged = self._unchanged_since(local, remote, ddl)
+            if unchanged is not None:
+                self.say(f"nothing changed since run {unchanged.run_id} (the same source data and project): "
+                         "nothing to rebuild")
+                EventLog(self.config.home).emit("nothing_changed", run_id=unchanged.run_id)
+                return unchanged.gates_exit
             session = DbtSession(self.config)
             executor = Executor(session, ddl, self.config.home / "dbt" / "runs")
             present = executor.existing(_every_table(local, remote))
@@ -164,6 +195,26 @@ class Runner:
                 lock.release()
             if store is not None:
                 store.close()
+
+    def _unchanged_since(self, local: Any, remote: Any, ddl: Ddl) -> Checkpoint | None:
+        """The complete run a --changed (or --resume) would find nothing to add to, if any: same
+        source metadata, same project files, every result table there. Decided from metadata
+        alone, before dbt starts."""
+        if not (self.options.changed or self.options.resume) or self.options.fresh:
+            return None
+        latest = newest(*(c if isinstance(c, Checkpoint) else None for c in (local, remote)))
+        if latest is None or latest.unfinished or not latest.source_marks:
+            return None
+        if latest.step_request != "all" and (self.options.step or latest.step_request) != latest.step_request:
+            return None
+        present = {r[0] for r in ddl.client.query(
+            "select name from system.tables where database = {db:String}",
+            parameters={"db": ddl.database}).result_rows}
+        if any(t not in present for t in latest.tables):
+            return None
+        if latest.project != project_digest(self.config.project_dir):
+            return None
+        return latest if latest.source_marks == source_marks(ddl.client, ddl) else None
 
     def _lock_warehouse(
         self, target: Target, ddl: Ddl, store: PgStore | None, warehouse: str
@@ -240,6 +291,14 @@ class Runner:
         # a mutation of a source still pending would be applied after the flows were built from
         # the rows before it
         self._wait_mutations(executor)
+        # before anything is read: rows arriving later differ from these marks, so the next
+        # --changed picks them up
+        marks = source_marks(executor.client, executor.ddl)
+        project = project_digest(self.config.project_dir)
+        refreshing = (cp.mode == "changed" and not cp.planned
+                      and self._can_refresh(decision, executor, project))
+        if cp.scope or refreshing:
+            return self._refresh(state, executor, steps, size_option, marks, project)
         self.say("building the upstream models")
         executor.upstream(steps)
         figures = key_figures(executor.client, executor.ddl.database, partitions)
@@ -248,6 +307,7 @@ class Runner:
             self._check_step_d_current(decision, figures.signatures)
         first_plan = not cp.planned
         reconciled = state.reconcile(figures.signatures, figures.pairs, batch_size)
+        state.marks(marks, project)
         killpoints.reached("planned")
         if first_plan and cp.mode == "changed" and decision.checkpoint is not None:
             keys = sum(hi - lo + 1 for lo, hi, _ in cp.plan)
@@ -264,6 +324,11 @@ class Runner:
             f"plan: {_batches(cp.total_batches)} over {partitions} keys, {cp.total_pairs:,} pairs "
             f"(batch size {batch_size:,})" + (" - nothing changed" if not cp.plan else "")
         )
+        return self._build_steps(state, steps, executor)
+
+    def _build_steps(self, state: RunState, steps: tuple[Step, ...], executor: Executor,
+                     gate_vars: dict[str, Any] | None = None) -> int:
+        cp = state.checkpoint
         for step in steps:
             if step.name in cp.steps_done:
                 continue
@@ -280,15 +345,51 @@ class Runner:
                 f"step {step.name} complete: {cp.pairs_done(step.name):,} pairs in "
                 f"{_batches(len(cp.ranges_done(step.name)))}"
             )
-        code = 0
         if cp.step_request == "all" and not cp.gates_done:
-            report = gates.run_gates(self.config, executor.session, build_views=False)
+            report = gates.run_gates(self.config, executor.session, variables=gate_vars, build_views=False)
             gates.print_report(report)
+            if gate_vars:
+                self.say("the gates checked the refreshed conditions and the global counts; "
+                         "`enrich gates` checks everything")
             killpoints.reached("gates")
-            code = report.exit_code
-            state.gates_done(code)
+            state.gates_done(report.exit_code)
         state.complete()
-        return code
+        return cp.gates_exit if cp.step_request == "all" else 0
+
+    def _can_refresh(self, decision: Decision, executor: Executor, project: str) -> bool:
+        """A --changed run refreshes a scope of conditions when the complete run it follows was
+        built by this project from tables that are all still there; otherwise it rebuilds the
+        changed batch keys whole."""
+        base = decision.checkpoint
+        if base is None or base.unfinished or base.project != project or not base.source_marks:
+            return False
+        needed = [FLOWS_MODEL, QUARANTINE_MODEL, DIGESTS_RECORDED, *base.tables]
+        return len(executor.existing(needed)) == len(set(needed))
+
+    def _refresh(self, state: RunState, executor: Executor, steps: tuple[Step, ...],
+                 size_option: int | None, marks: str, project: str) -> int:
+        """--changed as a refresh: the conditions whose rows changed, and those they reach, are
+        rebuilt in every table (docs/ARCHITECTURE.md)."""
+        cp = state.checkpoint
+        scope = RefreshScope(executor.ddl)
+        if not cp.scope:
+            state.refresh_started()
+            scope.clear()
+        started = time.monotonic()
+        widened = scope.widen()
+        if not cp.planned or widened.changed:
+            self.say(f"--changed: {widened.changed:,} condition(s) changed since the last build, "
+                     f"{widened.conditions:,} in the refresh scope ({time.monotonic() - started:.1f} s)")
+            if widened.conditions:
+                self.say("refreshing the upstream models for the scope")
+                executor.refresh_upstream()
+            plan = scope.plan(size_option or cp.batch_size or MAX_DEFAULT_BATCH_PAIRS)
+            state.plan_scope(plan, widened.changed, widened.conditions)
+            state.marks(marks, project)
+            killpoints.reached("planned")
+            self.say(f"plan: {_batches(cp.total_batches)} of the refresh scope, {cp.total_pairs:,} pairs"
+                     + (" - nothing changed" if not cp.plan else ""))
+        return self._build_steps(state, steps, executor, gate_vars={"refresh_scope": True})
 
     def _check_step_d_current(self, decision: Decision, current: dict[int, Any]) -> None:
         previous = decision.checkpoint
@@ -320,7 +421,7 @@ class Runner:
             lo, hi, pairs = batch
             idx = cp.plan.index(batch)
             started = time.monotonic()
-            rows = executor.build(step.batched, lo, hi, f"step {step.name} batch {idx + 1}")
+            rows = executor.build(step.batched, lo, hi, f"step {step.name} batch {idx + 1}", scope=cp.scope)
             seconds = time.monotonic() - started
             state.batch_committed(step.name, batch, rows, seconds)
             progress.batch_done(idx, lo, hi, pairs, rows, seconds)

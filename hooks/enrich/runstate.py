@@ -333,6 +333,27 @@ class RunState:
         )
         return Reconciled(stale, added)
 
+    def refresh_started(self) -> None:
+        """This --changed run refreshes a scope of conditions (recorded before the scope is
+        written, so a resume keeps refreshing and widens the scope rather than starting over)."""
+        self.checkpoint.scope = True
+        self._commit("refresh_started")
+
+    def plan_scope(self, plan: Sequence[Sequence[int]], changed: int, conditions: int) -> None:
+        """Plan (or re-plan, after more data arrived) the refresh: every step builds every batch."""
+        cp = self.checkpoint
+        cp.plan = [list(batch) for batch in plan]
+        cp.done = {}
+        cp.steps_done = [] if plan else list(cp.steps)
+        cp.gates_done = not plan
+        self._commit("planned", batches=len(cp.plan), pairs=cp.total_pairs, changed_conditions=changed,
+                     scope_conditions=conditions)
+
+    def marks(self, source_marks: str, project: str) -> None:
+        """The sources and project the results are built from (recorded with the plan)."""
+        self.checkpoint.source_marks, self.checkpoint.project = source_marks, project
+        self._commit()
+
     def remaining(self, step: str) -> list[list[int]]:
         """The plan ranges STEP has not committed, in plan order."""
         committed = {tuple(r) for r in self.checkpoint.ranges_done(step)}
@@ -375,6 +396,7 @@ class RunState:
 
     def gates_done(self, exit_code: int) -> None:
         self.checkpoint.gates_done = True
+        self.checkpoint.gates_exit = exit_code
         self._commit("gates_done", exit_code=exit_code)
 
     def complete(self) -> None:

@@ -37,6 +37,7 @@ final as (
     select
         toLowCardinality(source_table) as source_table,
         condition_id,
+        {{ batch_key('condition_id') }} as batch_key,
         count() as source_rows,
         sum(_row_hash) as rows_hash
     from source_rows
