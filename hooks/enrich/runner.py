@@ -202,6 +202,9 @@ class Runner:
         alone, before dbt starts."""
         if not (self.options.changed or self.options.resume) or self.options.fresh:
             return None
+        # a damaged checkpoint is for the full start decision to report and replace
+        if any(isinstance(c, DamagedCheckpoint) for c in (local, remote)):
+            return None
         latest = newest(*(c if isinstance(c, Checkpoint) else None for c in (local, remote)))
         if latest is None or latest.unfinished or not latest.source_marks:
             return None
