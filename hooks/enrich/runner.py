@@ -168,10 +168,10 @@ class Runner:
                 self.say(recovered)
             path = state_path(self.config.home, warehouse)
             local, remote = load_checkpoints(store, path, warehouse)
-            unchanged = self._unchanged_since(local, remote, ddl)
+            unchanged = self._unchanged_since(local, remote, ddl, store is not None)
             if unchanged is not None:
-                self.say(f"nothing changed since run {unchanged.run_id} (the same source data and project): "
-                         "nothing to rebuild")
+                self.say(f"the last run {unchanged.run_id} is complete and nothing changed since (the same "
+                         "source data and project): nothing to rebuild")
                 EventLog(self.config.home).emit("nothing_changed", run_id=unchanged.run_id)
                 return unchanged.gates_exit
             session = DbtSession(self.config)
@@ -196,17 +196,22 @@ class Runner:
             if store is not None:
                 store.close()
 
-    def _unchanged_since(self, local: Any, remote: Any, ddl: Ddl) -> Checkpoint | None:
+    def _unchanged_since(self, local: Any, remote: Any, ddl: Ddl, has_store: bool) -> Checkpoint | None:
         """The complete run a --changed (or --resume) would find nothing to add to, if any: same
-        source metadata, same project files, every result table there. Decided from metadata
-        alone, before dbt starts."""
+        source metadata, same project files, every result table there, and both checkpoints
+        saying so. Decided from metadata alone, before dbt starts."""
         if not (self.options.changed or self.options.resume) or self.options.fresh:
             return None
-        # a damaged checkpoint is for the full start decision to report and replace
+        # a damaged or lagging checkpoint, or ledger rows still queued for Postgres, are for the
+        # full start decision to report, replace or send
         if any(isinstance(c, DamagedCheckpoint) for c in (local, remote)):
             return None
         latest = newest(*(c if isinstance(c, Checkpoint) else None for c in (local, remote)))
         if latest is None or latest.unfinished or not latest.source_marks:
+            return None
+        if local is None or local.pg_pending:
+            return None
+        if has_store and (remote is None or (remote.run_id, remote.status) != (local.run_id, local.status)):
             return None
         if latest.step_request != "all" and (self.options.step or latest.step_request) != latest.step_request:
             return None

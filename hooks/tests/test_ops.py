@@ -202,10 +202,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, ops_pg: str) -> World:
     run_enrich(home, *runbook("enrich load <DIR>", DIR=part1), env=env)
     run_enrich(home, *runbook("enrich run"), env=env)
     first = read_local(state)
-    # the rows outside the changed conditions' keys, build timestamps included
-    untouched = Sums(RESULTS[:3], "batch_key not in (select toUInt16(cityHash64(c) % {p:UInt16})"
-                                  " from (select arrayJoin({c:Array(String)}) as c))", True,
-                     {"c": [new, more, resolving], "p": P})
+    # the rows of every other condition, build timestamps included
+    untouched = Sums(RESULTS[:3], "condition_id not in {c:Array(String)}", True,
+                     {"c": [new, more, resolving]})
     untouched_first, sums_first = measure(home, untouched, Sums())
 
     run_enrich(home, *runbook("enrich load <DIR> --append", DIR=part2), env=env)
@@ -219,17 +218,24 @@ def world(tmp_path_factory: pytest.TempPathFactory, ops_pg: str) -> World:
                  untouched_changed)
 
 
-def test_changed_run_rebuilds_only_the_changed_partitions(world: World) -> None:
-    expected = batch_keys(world.home, world.changed_conditions)
-    assert world.first.status == world.changed.status == "complete"
-    assert world.changed.run_id != world.first.run_id
-    # the first run covered every key; the changed run exactly the changed conditions' keys
+def test_changed_run_refreshes_only_the_changed_conditions(world: World) -> None:
+    changed = world.changed
+    assert world.first.status == changed.status == "complete"
+    assert changed.run_id != world.first.run_id
+    # the first run covered every key; the changed run refreshed a scope of exactly the three
+    # conditions with news (nothing else shares their ids or markets), in batches of that scope
     assert ledger_keys(world.pg, world.first.run_id) == {"D": set(range(P)), "E": set(range(P))}
-    assert ledger_keys(world.pg, world.changed.run_id) == {"D": expected, "E": expected}
-    assert {k for lo, hi in world.changed.ranges_done("D") for k in range(lo, hi + 1)} == expected
-    said = f"--changed: {len(expected)} of {P} keys changed since run {world.first.run_id}"
-    assert said in world.changed_out
-    # the new data did change the results, and the other partitions were not rewritten at all
+    said = re.search(r"--changed: (\d+) condition\(s\) changed since the last build, "
+                     r"(\d+) in the refresh scope", world.changed_out)
+    assert said and (int(said[1]), int(said[2])) == (3, 3), world.changed_out
+    assert changed.scope and changed.mode == "changed"
+    scope_batches = set(range(1, changed.total_batches + 1))
+    assert ledger_keys(world.pg, changed.run_id) == {"D": scope_batches, "E": scope_batches}
+    pairs_sql = ("select uniqExact(wallet_address, condition_id) from polymarket.pnl_positions"
+                 " where condition_id in {c:Array(String)}")
+    [[(pairs,)]] = probe(world.home, ("query", pairs_sql, {"c": world.changed_conditions}))
+    assert changed.total_pairs == changed.pairs_done("D") == changed.pairs_done("E") == pairs
+    # the new data did change the results, and no other condition's rows were rewritten at all
     assert world.sums_changed != world.sums_first
     assert world.untouched_changed == world.untouched_first
     # ... and the result is what a full run on all the data makes
@@ -304,11 +310,11 @@ def test_status_reports_checkpoints_timings_and_quarantine(world: World) -> None
 def test_changed_run_with_nothing_new_does_nothing(world: World) -> None:
     before = measure(world.home, Sums(keep_computed_at=True))[0]
     out = run_enrich(world.home, *runbook("enrich run --changed"), env=world.env).stdout
-    assert f"--changed: 0 of {P} keys changed since run {world.fresh.run_id} (none)" in out
-    nothing = read_local(state_file(world.home))
-    assert nothing.status == "complete" and nothing.plan == []
-    assert nothing.signatures == world.fresh.signatures
-    assert ledger_keys(world.pg, nothing.run_id) == {}
+    assert (f"the last run {world.fresh.run_id} is complete and nothing changed since (the same source data"
+            " and project): nothing to rebuild") in out
+    # decided before any build: no new run, checkpoint or ledger row
+    assert read_local(state_file(world.home)) == world.fresh
+    assert ledger_keys(world.pg, world.fresh.run_id) == {"D": set(range(P)), "E": set(range(P))}
     # not a partition rewritten: even the build timestamps are the same
     assert measure(world.home, Sums(keep_computed_at=True))[0] == before
 
@@ -388,11 +394,20 @@ def test_dims_lists_missing_markets_and_merges_a_file(world: World) -> None:
     run_enrich(home, *runbook("enrich dims --missing"), env=world.env)
     assert (home / "missing-markets.txt").read_text() == ""
 
-    # the sources now differ from the last run's only in the renamed market's labels
+    # the sources now differ from the last run's in the renamed market's labels and, as the
+    # reload came from the seed's export, in the bad trade part 2 added: two conditions to refresh
     out = run_enrich(home, *runbook("enrich run --changed"), env=world.env).stdout
-    key = batch_keys(home, [by_id[renamed]["condition_id"]])
-    assert f"--changed: 1 of {P} keys changed since run " in out and f"({min(key)}-{min(key)})" in out
-    assert ledger_keys(world.pg, read_local(state_file(home)).run_id) == {"D": key, "E": key}
+    assert "--changed: 2 condition(s) changed since the last build, 2 in the refresh scope" in out, out
+    refreshed = read_local(state_file(home))
+    pairs_sql = ("select uniqExact(wallet_address, condition_id) from polymarket.pnl_positions"
+                 " where condition_id in {c:Array(String)}")
+    bad_condition = world.changed_conditions[1]
+    [[(pairs,)], quarantined] = probe(
+        home, ("query", pairs_sql, {"c": [by_id[renamed]["condition_id"], bad_condition]}),
+        ("query", "select reason from polymarket.quarantine where row_id = {id:String}", {"id": BAD_TRADE}))
+    assert refreshed.scope and refreshed.total_pairs == pairs and quarantined == []
+    batches = set(range(1, refreshed.total_batches + 1))
+    assert ledger_keys(world.pg, refreshed.run_id) == {"D": batches, "E": batches}
 
 
 def test_reset_all_backs_up_then_forgets_everything(world: World) -> None:
