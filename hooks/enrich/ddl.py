@@ -104,6 +104,15 @@ class Ddl:
         self.client.command(f"alter table {self.name(identifier, database)}{self.on_cluster}"
                             f" modify comment {format_str(text)}")
 
+    def shards(self) -> int:
+        """How many shards the configured cluster has (1 without a cluster)."""
+        if not self.replicas:
+            return 1
+        rows = self.client.query(
+            "select uniqExact(shard_num) from system.clusters where cluster = {c:String}",
+            parameters={"c": self.replicas}).result_rows
+        return max(1, int(rows[0][0]))
+
     def system(self, name: str) -> str:
         """A system table as seen by every node: `clusterAllReplicas` on a cluster."""
         if self.replicas:

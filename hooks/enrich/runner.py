@@ -371,6 +371,11 @@ class Runner:
         base = decision.checkpoint
         if base is None or base.unfinished or base.project != project or not base.source_marks:
             return False
+        if executor.ddl.shards() > 1:
+            # the scope table is per shard (ReplicatedMergeTree's default path holds {shard}), so a
+            # scope written through one node would refresh that shard only (docs/ARCHITECTURE.md)
+            self.say("--changed on a sharded cluster rebuilds the changed batch keys whole")
+            return False
         needed = [FLOWS_MODEL, QUARANTINE_MODEL, DIGESTS_RECORDED, *base.tables]
         return len(executor.existing(needed)) == len(set(needed))
 

@@ -80,6 +80,24 @@ def test_seed_run_gates_export_through_server_equal_embedded(
     assert len(exported) == embedded["wallet_accuracy"][0] > 0
     assert not list(server.user_files.rglob("accuracy.csv"))
 
+    # a refresh through the server: a fee corrected in place, as operators repair data, is found
+    # from the sources' row hashes and refreshed to what a full run on the same data makes
+    client = server.client()
+    try:
+        [(trade, condition)] = client.query("select flow_id, condition_id from polymarket.pnl"
+                                            " where flow_type = 'BUY' order by flow_id limit 1").result_rows
+        client.command("alter table polymarket.trades_raw update fee_usd = fee_usd + 1"
+                       " where trade_id = {t:String}", parameters={"t": trade},
+                       settings={"mutations_sync": 2})
+    finally:
+        client.close()
+    refreshed = enrich_server(home, server, "run", "--changed", "--local-checkpoints-only").stdout
+    assert "--changed: 1 condition(s) changed since the last build, 1 in the refresh scope" in refreshed
+    after_refresh = server_sums(server, "polymarket")
+    assert after_refresh["pnl"] != embedded["pnl"]
+    enrich_server(home, server, "run", "--fresh", "--local-checkpoints-only")
+    assert server_sums(server, "polymarket") == after_refresh, condition
+
 
 def test_load_streams_files_from_the_client(server: ChdbServer, embedded: dict, tiny_seed: Path,
                                            tmp_path: Path) -> None:
