@@ -8,7 +8,8 @@ leaves the warehouse exactly as it was, and a kill leaves a swap the next comman
 
 Decisions:
 - A column the table does not have is an error (its values would be silently dropped).
-- `ctf_events` is optional: absent, it is emptied on replace and left alone on append.
+- `ctf_events` is optional: absent, it is emptied on replace. An append adds the tables whose
+  files are present and leaves the others as they are (appending one table needs one file).
 - A file holding no rows does not replace a table holding some without `--allow-empty`: a
   truncated export must not silently empty the warehouse.
 - Values that parse but break the contract (shares <= 0, duplicates, ...) load as they are; the
@@ -107,7 +108,7 @@ def load_directory(config: Config, directory: Path, append: bool = False,
                    allow_empty: bool = False) -> LoadSummary:
     """Load every source file in DIRECTORY; replace the tables, or add to them with `append`."""
     started = time.monotonic()
-    files = find_source_files(directory)
+    files = find_source_files(directory, every_table=not append)
     DbtSession(config).run_operation("create_sources")
     target = resolve_target(config)
     client = connect(target)
@@ -152,7 +153,8 @@ def _refuse_emptying(client: Client, database: str, files: dict[str, SourceFile]
                               "pass --allow-empty to do that")
 
 
-def find_source_files(directory: Path) -> dict[str, SourceFile]:
+def find_source_files(directory: Path, every_table: bool = True) -> dict[str, SourceFile]:
+    """The source files in DIRECTORY; with EVERY_TABLE each required table must have one."""
     if not directory.is_dir():
         raise EnrichError(f"{directory}: not a directory")
     found: dict[str, SourceFile] = {}
@@ -166,8 +168,11 @@ def find_source_files(directory: Path) -> dict[str, SourceFile]:
             path = present[0].absolute()
             check_readable(path)
             found[name] = SourceFile(name, path, FORMATS[path.suffix])
-        elif name not in OPTIONAL_TABLES:
+        elif every_table and name not in OPTIONAL_TABLES:
             raise EnrichError(f"{directory}: missing {name}.csv (or {name}.parquet)")
+    if not found:
+        names = ", ".join(f"{name}.csv" for name in SOURCE_TABLES)
+        raise EnrichError(f"{directory}: no source file (one or more of {names}, or .parquet)")
     return found
 
 

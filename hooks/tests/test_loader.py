@@ -138,6 +138,22 @@ def test_replace_is_idempotent_and_append_adds(tmp_path: Path) -> None:
     after = checksums(home)
     assert after == {**first, "ctf_events": [0, 0]}
 
+    # Appending one table needs its file only; a replace still needs every required table
+    only_trades = tmp_path / "only-trades"
+    only_trades.mkdir()
+    (only_trades / "trades_raw.csv").write_text((files / "trades_raw.csv").read_text())
+    proc = run_enrich(home, "load", str(only_trades), "--append")
+    for name in ("ctf_events", "markets_dim", "resolutions"):
+        assert re.search(rf"{name}\s+no file, left as it was", proc.stdout), proc.stdout
+    count, digest = first["trades_raw"]
+    assert checksums(home) == {**after, "trades_raw": [2 * count, (2 * int(digest)) % 2**64]}
+    refused = run_enrich(home, "load", str(only_trades), check=False)
+    assert refused.returncode == ExitCode.ERROR and "missing markets_dim.csv" in refused.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = run_enrich(home, "load", str(empty), "--append", check=False)
+    assert nothing.returncode == ExitCode.ERROR and f"{empty}: no source file" in nothing.stderr
+
 
 def _replace(name: str, old: str | bytes, new: str | bytes) -> Callable[[Path], None]:
     def mutate(directory: Path) -> None:
