@@ -2,8 +2,9 @@
 
 --missing runs gate 1 itself (its SQL lives once, in tests/gates/) and lists its stored failures.
 --from merges a file standing for the market API: sent from this process and checked by the
-loader's functions into a scratch table, then the merged table is swapped in with EXCHANGE TABLES,
-so a bad file or a failure leaves markets_dim as it was.
+loader's functions into a scratch table, then the merged table is swapped in by the load's swap
+protocol (`enrich.swap`): a bad file or a failure leaves markets_dim as it was, and a kill leaves
+a merge the next command finishes (committed) or undoes (not yet committed), as for a load.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
-from enrich import loader, space
+from enrich import killpoints, loader, space, swap
 from enrich.config import Config
 from enrich.dbtsession import DbtSession
 from enrich.ddl import Ddl
@@ -67,10 +68,12 @@ class MergeSummary:
     added: int
     changed: int
     unchanged: int
+    recovered: str | None = None  # what finishing or undoing an interrupted load or merge did
 
     def describe(self, source: Path) -> str:
-        return (f"{DIM_TABLE} from {source}: {self.added} added, {self.changed} changed, "
-                f"{self.unchanged} unchanged")
+        merged = (f"{DIM_TABLE} from {source}: {self.added} added, {self.changed} changed, "
+                  f"{self.unchanged} unchanged")
+        return f"{self.recovered}\n{merged}" if self.recovered else merged
 
 
 def merge_file(config: Config, path: Path) -> MergeSummary:
@@ -87,8 +90,11 @@ def merge_file(config: Config, path: Path) -> MergeSummary:
     ddl = Ddl.for_target(client, target)
     database = target.database
     columns = loader.table_columns(client, database, DIM_TABLE)
-    incoming, merged = f"{DIM_TABLE}__incoming", f"{DIM_TABLE}__merged"
+    # named as the swap's scratch tables, so a recovery after a kill drops them too
+    merged = swap.scratch_name(DIM_TABLE)
+    incoming = f"{merged}__incoming"
     with space.reported(target):
+        recovered = swap.recover_interrupted_load(client, ddl)
         try:
             with loader.staged_file(ddl, source, incoming) as staged:
                 if fmt == "JSONEachRow":
@@ -105,18 +111,23 @@ def merge_file(config: Config, path: Path) -> MergeSummary:
             _check_unique(client, database, incoming, source)
             added, changed, unchanged = _classify(client, database, incoming)
             if added or changed:
-                _create_like(ddl, merged)
+                swap.prepare(ddl, DIM_TABLE)
                 client.command(f"insert into {table(database, merged)} select * from "
                                f"{table(database, DIM_TABLE)} where market_id not in {{ids:Array(String)}}",
                                parameters={"ids": changed})
                 client.command(f"insert into {table(database, merged)} select distinct * from "
                                f"{table(database, incoming)} where market_id in {{ids:Array(String)}}",
                                parameters={"ids": added + changed})
-                ddl.exchange(DIM_TABLE, merged)
+                ddl.drop_table(incoming)
+                killpoints.reached("dims-merged")
+                swap.commit(client, ddl, [DIM_TABLE])
+        except BaseException:
+            # drops what was not committed, completes what was
+            swap.recover_interrupted_load(client, ddl)
+            raise
         finally:
-            for name in (incoming, merged):
-                ddl.drop_table(name)
-    return MergeSummary(len(added), len(changed), len(unchanged))
+            ddl.drop_table(incoming)
+    return MergeSummary(len(added), len(changed), len(unchanged), recovered)
 
 
 def _create_like(ddl: Ddl, name: str) -> None:
@@ -127,7 +138,7 @@ def _create_like(ddl: Ddl, name: str) -> None:
 def _check_json_keys(ddl: Ddl, source: SourceFile, columns: list[Column]) -> None:
     """Every line must be an object with exactly the table's keys: ClickHouse would skip others."""
     expected = sorted(c.name for c in columns)
-    lines = f"{DIM_TABLE}__incoming__lines"
+    lines = f"{swap.scratch_name(DIM_TABLE)}__incoming__lines"
     ddl.drop_table(lines)
     ddl.create_table(lines, f"line String, {loader.ROW_COLUMN} UInt64 default rowNumberInAllBlocks()",
                      "MergeTree", loader.ROW_COLUMN, if_not_exists=False)

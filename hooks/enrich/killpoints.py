@@ -7,8 +7,10 @@ let them also die inside windows too short to hit that way, and at every phase b
 - `replaced`: a batch's partitions are replaced, no checkpoint names the batch yet;
 - `startup`, `parsed`, `upstream`, `planned`, `step_completed`, `finalized`, `gates`: the
   runner's phases, each reached right after it ends;
-- `load-mark` (between the ready marks of a load or seed) and `load-exchange` (between its
-  exchanges); `reset-forgotten` (`reset --all` deleted the checkpoints, no table dropped yet).
+- `load-mark` (between the ready marks of a load or seed), `load-committed` (every mark set, no
+  exchange made) and `load-exchange` (between its exchanges); `dims-merged` (`dims --from` filled
+  its merged table, not committed yet); `reset-forgotten` (`reset --all` deleted the checkpoints,
+  no table dropped yet).
 """
 
 from __future__ import annotations

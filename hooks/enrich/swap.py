@@ -56,6 +56,7 @@ def commit(client: Client, ddl: Ddl, names: list[str]) -> None:
         if position:
             killpoints.reached("load-mark")
         ddl.comment(scratch_name(name), mark)
+    killpoints.reached("load-committed")
     _finish(client, ddl, mark)
 
 

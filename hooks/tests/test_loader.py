@@ -405,6 +405,37 @@ def test_a_swap_killed_midway_is_completed_or_undone_by_the_next_command(
     assert _leftover_tables(home) == []
 
 
+@pytest.mark.reliability
+@pytest.mark.parametrize(("kill_at", "committed"), [("dims-merged:1", False), ("load-committed:1", True)])
+def test_a_dims_merge_killed_midway_is_completed_or_undone_by_the_next_command(
+        tmp_path: Path, kill_at: str, committed: bool) -> None:
+    home = tmp_path / "home"
+    run_enrich(home, "load", str(write_good_files(tmp_path / "old")))
+    old = checksums(home)
+    market = tmp_path / "market.jsonl"
+    market.write_text(json.dumps({"market_id": "m9", "condition_id": "c9", "question": "Q?", "category": "x",
+                                  "outcome_count": 2, "outcome_labels": ["Yes", "No"],
+                                  "end_date": "2025-06-01 00:00:00"}) + "\n")
+    expected_home = tmp_path / "expected"
+    run_enrich(expected_home, "load", str(write_good_files(tmp_path / "same")))
+    run_enrich(expected_home, "dims", "--from", str(market))
+    new = checksums(expected_home)
+    assert new["markets_dim"] != old["markets_dim"]
+
+    killed = run_enrich(home, "dims", "--from", str(market), check=False,
+                        env=enrich_env(ENRICH_TEST_KILL_AT=kill_at))
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    assert checksums(home)["markets_dim"] == old["markets_dim"] and _leftover_tables(home) != []
+
+    # the next command (a merge that fails on its own bad file) finishes or undoes the killed one
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"market_id": "m10"}\n')
+    proc = run_enrich(home, "dims", "--from", str(bad), check=False)
+    assert proc.returncode == ExitCode.ERROR and "missing key(s)" in proc.stderr, proc.stderr
+    assert checksums(home) == (new if committed else old)
+    assert _leftover_tables(home) == []
+
+
 def _leftover_tables(home: Path) -> list[str]:
     """Scratch and helper tables of loads, and those dropped but not freed yet (a drop without SYNC
     leaves their data until a later process opens the engine). dbt-clickhouse's own probe tables
