@@ -180,17 +180,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _operator_error(ex: BaseException) -> EnrichError | None:
     """The one-line form of an error the operator can fix, None for a bug."""
-    from dbt.adapters.exceptions import FailedToConnectError
-    from dbt_common.exceptions import DbtRuntimeError
+    from dbt.adapters.chdb.engine import EngineError
 
     if isinstance(ex, EnrichError):
         return ex
+    if isinstance(ex, EngineError):
+        return EnrichError(" ".join(str(ex).split()))
     if isinstance(ex, OSError) and ex.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS):
         where = f" ({ex.filename})" if ex.filename else ""
         return EnrichError(f"{ex.strerror}{where}; free space or fix the permissions, then run the "
                            "command again (`enrich run --resume` continues a run)")
-    if isinstance(ex, (FailedToConnectError, DbtRuntimeError)):
-        return EnrichError(" ".join(str(ex).split()))
+    # dbt's errors can only come from a command that imported dbt: no import just to ask
+    if "dbt_common.exceptions" in sys.modules:
+        from dbt.adapters.exceptions import FailedToConnectError
+        from dbt_common.exceptions import DbtRuntimeError
+
+        if isinstance(ex, (FailedToConnectError, DbtRuntimeError)):
+            return EnrichError(" ".join(str(ex).split()))
     return None
 
 

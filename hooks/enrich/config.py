@@ -69,10 +69,22 @@ def load_env_file(path: Path) -> None:
         key, sep, value = line.partition("=")
         if not sep or not key.strip().isidentifier():
             raise ConfigError(f"{path}: line {number}: expected KEY=VALUE")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        os.environ.setdefault(key.strip(), value)
+        os.environ.setdefault(key.strip(), _env_value(path, number, value.strip()))
+
+
+def _env_value(path: Path, number: int, text: str) -> str:
+    """A value as dotenv files write it: quoted, or bare up to a ` #` comment; anything else is an
+    error naming the line, never a value the profile would silently turn into a default."""
+    if text[:1] in ("'", '"'):
+        end = text.find(text[0], 1)
+        rest = text[end + 1:].strip() if end > 0 else "unterminated"
+        if end < 0 or (rest and not rest.startswith("#")):
+            raise ConfigError(f"{path}: line {number}: expected one quoted value, then at most a # comment")
+        return text[1:end]
+    value = text.split(" #", 1)[0].split("\t#", 1)[0].strip()
+    if any(c.isspace() for c in value):
+        raise ConfigError(f"{path}: line {number}: a value with spaces must be quoted")
+    return value
 
 
 def check_target(profiles_dir: Path, target: str) -> None:

@@ -13,15 +13,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
-
-from dbt.cli.main import dbtRunner, dbtRunnerResult
-from dbt_common import behavior_flags
+from typing import TYPE_CHECKING, Any
 
 from enrich import killpoints
 from enrich.config import Config
 from enrich.errors import EnrichError
 from enrich.project import project_digest
+
+if TYPE_CHECKING:
+    from dbt.cli.main import dbtRunnerResult
+
+# dbt is imported when a session is made, not with this module: commands that do not run dbt
+# (status, export, a refresh with nothing to do) start without its seconds of imports
 
 
 class DbtError(EnrichError):
@@ -33,6 +36,8 @@ class DbtSession:
         self._config = config
         self._quiet = quiet
         self._manifest: Any = None
+        from dbt_common import behavior_flags
+
         behavior_flags.BehaviorFlagRendered._default_source = staticmethod(_calling_module)  # type: ignore[method-assign]
 
     @property
@@ -58,6 +63,8 @@ class DbtSession:
     def manifest(self) -> Any:
         if self._manifest is None:
             self._forget_stale_partial_parse()
+            from dbt.cli.main import dbtRunner
+
             result = dbtRunner().invoke([*self._global_args(), "parse", *self._base_args()])
             self._raise_on_failure(result, "parse")
             self._manifest = result.result
@@ -85,6 +92,8 @@ class DbtSession:
         argv = [*self._global_args(), command, *args, *self._base_args(), "--no-write-json"]
         if variables:
             argv += ["--vars", json.dumps(variables)]
+        from dbt.cli.main import dbtRunner
+
         result = dbtRunner(manifest=self.manifest, callbacks=killpoints.dbt_callbacks()).invoke(argv)
         if result.exception is not None:
             raise DbtError(f"{what or 'dbt ' + command} failed: {_one_line(result.exception)}") from None
@@ -121,7 +130,7 @@ def _calling_module() -> str:
     frame = sys._getframe(1)
     while frame is not None:
         name = frame.f_globals.get("__name__")
-        if name and name not in (behavior_flags.__name__, __name__):
+        if name and name not in ("dbt_common.behavior_flags", __name__):
             return str(name)
         frame = frame.f_back
     return "Unknown"

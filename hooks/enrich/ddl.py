@@ -22,6 +22,12 @@ from enrich.warehouse import Target, quote_identifier, table
 _MERGE_TREE = re.compile(r"^(Replacing|Summing|Aggregating|Collapsing|VersionedCollapsing)?MergeTree\b")
 
 
+def on_cluster_for(cluster: str, database_engine: str | None) -> bool:
+    """dbt-clickhouse's `ClickHouseRelation.get_on_cluster`, without importing dbt (held equal to
+    it by hooks/tests/test_profile.py): ON CLUSTER unless a Replicated database replicates DDL."""
+    return bool(cluster.strip()) and "replicated" not in (database_engine or "").lower()
+
+
 @dataclass(frozen=True)
 class Ddl:
     """DDL statements for one target, sent through one client."""
@@ -37,12 +43,9 @@ class Ddl:
 
     @classmethod
     def for_target(cls, client: Client, target: Target) -> Ddl:
-        from dbt.adapters.clickhouse.relation import ClickHouseRelation
-
         creds = target.credentials
         cluster = getattr(creds, "cluster", None) or None
-        on_cluster = bool(cluster) and ClickHouseRelation.get_on_cluster(
-            cluster=cluster, database_engine=getattr(creds, "database_engine", None))
+        on_cluster = bool(cluster) and on_cluster_for(cluster, getattr(creds, "database_engine", None))
         return cls(client, target.database, cluster if on_cluster else None, replicated=bool(cluster),
                    replicas=cluster)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 import psycopg
-from dbt.adapters.chdb.client import process_alive
+from dbt.adapters.chdb.engine import process_alive
 
 from enrich.checkpoints import JOB, PgStore
 from enrich.ddl import Ddl

@@ -195,7 +195,7 @@ class Collector:
                 "available": False,
                 "reason": f"run pid {holder} holds the embedded engine ({self.target.credentials.path})",
             }
-        from dbt.adapters.chdb.client import EngineLockedError
+        from dbt.adapters.chdb.engine import EngineLockedError
 
         try:
             client = connect(self.target)
@@ -213,7 +213,7 @@ class Collector:
     def _engine_holder(self) -> int | None:
         if not self.target.embedded:
             return None
-        from dbt.adapters.chdb.client import engine_lock_holder
+        from dbt.adapters.chdb.engine import engine_lock_holder
 
         return engine_lock_holder(str(self.target.credentials.path))
 

@@ -31,32 +31,18 @@ class Target:
 
 
 def resolve_target(config: Config) -> Target:
-    """Render `profiles/profiles.yml` exactly as dbt does, so both sides see one warehouse."""
-    from argparse import Namespace
+    """Render `profiles/profiles.yml` as dbt does (enrich.profile), so both sides see one warehouse."""
+    from enrich.profile import render_target
 
-    from dbt.config.profile import Profile, read_profile
-    from dbt.config.renderer import ProfileRenderer
-    from dbt.flags import set_from_args
-    from dbt_common.context import set_invocation_context
-
-    set_from_args(Namespace(), None)
-    set_invocation_context(os.environ)
-    raw = read_profile(str(config.profiles_dir))
-    profile = Profile.from_raw_profiles(raw, "enrich", ProfileRenderer({}), target_override=config.target)
-    credentials = profile.credentials
-    return Target(
-        name=profile.target_name,
-        type=credentials.type,
-        database=credentials.schema,
-        credentials=credentials,
-    )
+    name, credentials = render_target(config.profiles_dir, config.target)
+    return Target(name=name, type=credentials.type, database=credentials.schema, credentials=credentials)
 
 
 def connect(target: Target) -> Client:
     """A clickhouse-connect client for the target: the embedded engine or an HTTP server."""
     creds = target.credentials
     if target.embedded:
-        from dbt.adapters.chdb.client import open_chdb_client
+        from dbt.adapters.chdb.engine import open_chdb_client
 
         return open_chdb_client(creds.path)
     try:

@@ -224,7 +224,7 @@ def _fd_captured(fd: int) -> Iterator[list[str]]:
 def embedded(home: Path) -> Iterator:
     """A clickhouse-connect client on HOME's embedded warehouse, in this process; closed on exit, which
     frees the data directory for the next command."""
-    from dbt.adapters.chdb.client import open_chdb_client
+    from dbt.adapters.chdb.engine import open_chdb_client
 
     client = open_chdb_client(str(Path(home).resolve() / "chdb"))
     try:
