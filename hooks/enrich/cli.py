@@ -76,10 +76,19 @@ def _cmd_dims(args: argparse.Namespace, config: Config) -> int:
 
 
 def _cmd_dbt(args: argparse.Namespace, config: Config) -> int:
+    """dbt on this project from any directory, with dbt's own exit code (0 success, 1 a model or
+    test failed, 2 dbt itself failed)."""
     from dbt.cli.main import dbtRunner
 
-    result = dbtRunner().invoke(args.dbt_args)
-    return int(ExitCode.OK if result.success else ExitCode.ERROR)
+    argv = list(args.dbt_args)
+    if argv and not argv[0].startswith("-"):
+        for option, value in (("--project-dir", config.project_dir), ("--profiles-dir", config.profiles_dir)):
+            if option not in argv:
+                argv += [option, str(value)]
+    result = dbtRunner().invoke(argv)
+    if result.success:
+        return 0
+    return 2 if result.exception is not None else 1
 
 
 def version() -> str:
@@ -218,6 +227,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = Config.from_env(home=args.home, target=args.target)
         return handler(args, config)
+    except BrokenPipeError:
+        # the reader went away (`enrich status | head`): nothing more to say, and nothing for the
+        # interpreter to fail on when it flushes stdout at exit; 141 as for a shell's SIGPIPE
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13
     except Exception as ex:
         known = _operator_error(ex)
         if known is not None:

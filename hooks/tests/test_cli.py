@@ -116,3 +116,33 @@ def test_export_while_a_run_holds_the_engine_is_one_line_naming_the_holder(tmp_p
         holder.kill()
         holder.wait()
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_enrich_dbt_runs_from_any_directory_with_dbts_exit_code(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    """From a directory that is not the project, dbt still finds the project and its profile,
+    and its exit code comes through: 0 on success, 2 when dbt itself fails."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    # the command writes its home back to the environment: restored after the test
+    monkeypatch.setenv("ENRICH_HOME", str(tmp_path / "home"))
+    argv = ["--home", str(tmp_path / "home"), "dbt"]
+    capfd.readouterr()
+    assert cli.main([*argv, "ls", "--select", "pnl", "--resource-type", "model", "--output", "name",
+                     "--quiet"]) == 0
+    assert capfd.readouterr().out.split() == ["pnl"]
+    assert cli.main([*argv, "run-operation", "no_such_macro"]) == 2
+    said = capfd.readouterr()
+    assert "no_such_macro" in said.out + said.err
+    assert not (elsewhere / "target").exists() and not (elsewhere / "logs").exists()
+
+
+def test_a_reader_that_goes_away_gets_no_error(tmp_path: Path) -> None:
+    """`enrich status | head`: the pipe closes before the report is written."""
+    proc = subprocess.Popen([sys.executable, "-m", "enrich", "--home", str(tmp_path / "home"), "status"],
+                            cwd=PROJECT_DIR, env=enrich_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    said = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141 and said == ""
