@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 import yaml
 
-from enrich import gates, killpoints, mutations, space, swap
+from enrich import contracts, gates, killpoints, mutations, space, swap
 from enrich.changes import key_figures, source_marks
 from enrich.checkpoints import (
     Checkpoint,
@@ -166,6 +166,11 @@ class Runner:
             recovered = swap.recover_interrupted_load(client, ddl)
             if recovered:
                 self.say(recovered)
+            contracts.require_sources(client, target.database)
+            if contracts.check_times(client, target.database, fresh=self.options.fresh):
+                # --fresh over millisecond source tables: widen them before anything is built
+                DbtSession(self.config).run_operation("create_sources")
+                self.say("widened the source tables' times to microseconds")
             path = state_path(self.config.home, warehouse)
             local, remote = load_checkpoints(store, path, warehouse)
             unchanged = self._unchanged_since(local, remote, ddl)

@@ -62,11 +62,11 @@ final as (
         resolved_at,
         payout_denominator,
         batch_key,
+        -- docs/domain.md section 7: a condition in markets_dim without flows is valid and unused
         {{ validation_verdict([
             ['has_market and length(payout_numerators) != market_outcome_count',
              'payout vector length differs from outcome_count'],
             ['has_conflicting_copies', 'duplicate condition_id with different content'],
-            -- docs/domain.md section 7: a described condition without flows is valid and unused
             ['not has_flows and not has_market', 'resolution of an unknown condition'],
         ]) }}
     from checked
