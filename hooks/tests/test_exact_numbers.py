@@ -244,3 +244,21 @@ def test_resolution_without_flows_is_valid_and_an_empty_home_says_load(closed_ho
         lines = [line for line in proc.stderr.splitlines() if line.strip()]
         assert proc.returncode == 4 and len(lines) == 1, proc.stderr
         assert "enrich load" in lines[0] and "enrich seed" in lines[0]
+
+
+def test_millisecond_tables_need_one_fresh_run(closed_home) -> None:
+    # tables from before microseconds (DateTime64(3)): a plain run refuses (exit 2) and names the
+    # fix; `enrich run --fresh` widens the sources and rebuilds the results. Last in this file: it
+    # rebuilds the shared home.
+    home, _ = closed_home
+    # ctf_events' times are whole seconds here: narrowing them loses nothing
+    query(home, "alter table polymarket.ctf_events modify column block_time DateTime64(3, 'UTC')")
+    query(home, "alter table polymarket.pnl modify column block_time DateTime64(3, 'UTC')")
+    refused = run_enrich(home, "run", check=False)
+    assert refused.returncode == 2
+    assert "ctf_events.block_time, pnl.block_time" in refused.stderr
+    assert "enrich run --fresh" in refused.stderr
+    run_enrich(home, "run", "--fresh")
+    assert query(home, "select table, type from system.columns where database = 'polymarket' "
+                       "and name = 'block_time' and table in ('ctf_events', 'pnl') order by table") \
+        == [("ctf_events", "DateTime64(6, 'UTC')"), ("pnl", "DateTime64(6, 'UTC')")]
