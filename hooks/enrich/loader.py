@@ -413,7 +413,12 @@ def _check_lossless(client: Client, source: SourceFile, columns: list[Column], f
         if file_type == "String":
             checks += [_Check(column, sql, reason) for sql, reason in _text_checks(column, value, param)]
         elif file_type != column.type:
-            checks.append(_Check(column, f"toString({value}) != toString(cast({value}, {{{param}:String}}))",
+            # a time is compared by value: a file's milliseconds in a microsecond column print
+            # with more zeros but are the same instant; digits the column cannot hold still differ
+            times = file_type.startswith("DateTime") and column.type.startswith("DateTime")
+            same = ("{v} = cast({v}, {{{p}:String}})" if times
+                    else "toString({v}) = toString(cast({v}, {{{p}:String}}))")
+            checks.append(_Check(column, f"not ({same.format(v=value, p=param)})",
                                  f"changes when converted from the file's {file_type} to {column.type}"))
     if not checks:
         return
