@@ -166,11 +166,6 @@ class Runner:
             recovered = swap.recover_interrupted_load(client, ddl)
             if recovered:
                 self.say(recovered)
-            contracts.require_sources(client, target.database)
-            if contracts.check_times(client, target.database, fresh=self.options.fresh):
-                # --fresh over millisecond source tables: widen them before anything is built
-                DbtSession(self.config).run_operation("create_sources")
-                self.say("widened the source tables' times to microseconds")
             path = state_path(self.config.home, warehouse)
             local, remote = load_checkpoints(store, path, warehouse)
             unchanged = self._unchanged_since(local, remote, ddl)
@@ -188,6 +183,13 @@ class Runner:
                     decision.exit_code, EnrichError
                 )
                 raise error(decision.message)
+            # after the checkpoint's own refusals (a damaged or unfinished checkpoint says more),
+            # before anything is built
+            contracts.require_sources(client, target.database)
+            if contracts.check_times(client, target.database, fresh=self.options.fresh):
+                # --fresh over millisecond source tables: widen them before anything is built
+                session.run_operation("create_sources")
+                self.say("widened the source tables' times to microseconds")
             self.say(decision.message)
             writer = CheckpointWriter(
                 path, store, self.say, queue_ledger=bool(os.environ.get("POSTGRES_URL"))
