@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from clickhouse_connect.driver.client import Client
 
-from enrich import swap
+from enrich import contracts, swap
 from enrich.config import Config
 from enrich.dbtsession import DbtSession
 from enrich.ddl import Ddl
@@ -91,6 +94,7 @@ def run_gates(config: Config, session: DbtSession | None = None,
     recovered = swap.recover_interrupted_load(client, Ddl.for_target(client, target))
     if recovered:
         print(recovered, file=sys.stderr)
+    contracts.require_sources(client, target.database)
     session = session or DbtSession(config)
     if build_views:
         # The views the gates read (staging) may not exist yet or may predate a change of the
@@ -189,9 +193,30 @@ def _print_rows(gate: GateResult, out: TextIO) -> None:
 
 
 def main(config: Config, args: argparse.Namespace) -> int:
-    report = run_gates(config)
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
-    else:
+    if not args.json:
+        report = run_gates(config)
         print_report(report)
+        return report.exit_code
+    # docs/domain.md section 7: with --json the document is all stdout carries, whatever the
+    # gates' outcome; dbt prints its failures (and the engine may print) while the gates run
+    with stdout_to_stderr():
+        report = run_gates(config)
+    print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     return report.exit_code
+
+
+@contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Everything written to stdout inside goes to stderr: Python's sys.stdout (dbt's console
+    logger writes there) and file descriptor 1 (what the embedded engine writes itself)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved, 1)
+        os.close(saved)

@@ -16,8 +16,10 @@ Decisions:
   dbt models quarantine them. Strings are bytes to ClickHouse: non-UTF-8 text loads unchanged
   and is judged by the models, like any other odd id.
 - ClickHouse's text parsers default or wrap some values silently (an empty number reads as 0,
-  256 as a UInt8 reads as 0, a seventh decimal is cut off, an enum accepts its number). A second
-  pass over the raw text turns those into errors too.
+  256 as a UInt8 reads as 0, a seventh decimal is cut off, a seventh digit of a second too, an
+  enum accepts its number, spaces around an unquoted field are trimmed). Trimming is turned off
+  (input is taken as written, docs/domain.md section 7) and a second pass over the raw text
+  turns the rest into errors naming file, line and column.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ STRICT_SETTINGS = {
     "input_format_csv_use_default_on_bad_values": 0,
     "input_format_csv_allow_variable_number_of_columns": 0,
     "input_format_csv_enum_as_number": 0,
+    # An unquoted field is taken as written (docs/domain.md section 7): `t1` and `t1 ` are two ids,
+    # and a number with spaces around it is an error (the second pass names it), never trimmed.
+    "input_format_csv_trim_whitespaces": 0,
     "input_format_parquet_allow_missing_columns": 0,
     "input_format_with_names_use_header": 1,
     # One parser reading the file in order, so "(at row N)" and the row numbers are file rows.
@@ -341,6 +346,7 @@ def _chunks(fh: BinaryIO) -> Iterator[bytes]:
 # -- the second pass: values ClickHouse's text parsers would have changed silently ------------
 
 _INT_TYPE = re.compile(r"U?Int\d+")
+_DATETIME64 = re.compile(r"DateTime64\((\d+)")
 _DECIMAL_SCALE = 40
 
 
@@ -349,7 +355,14 @@ def _text_checks(column: Column, value: str, param: str) -> list[tuple[str, str]
     t = column.type
     if t == "String":
         return []
-    checks = [(f"{value} = ''", f"empty value; {t} needs one")]
+    checks = [(f"{value} = ''", f"empty value; {t} needs one"),
+              # unquoted spaces are kept as written: around a number they are an error, not trimmed
+              (f"match({value}, '^\\s|\\s$')", f"spaces around the value; {t} takes none")]
+    if (precision := _DATETIME64.match(t)) is not None:
+        # a time keeps the digits its type has (microseconds for block_time and resolved_at);
+        # more would be cut off silently
+        checks.append((f"length(extract({value}, '\\.([0-9]+)')) > {precision.group(1)}",
+                       f"more than {precision.group(1)} fractional digits of a second"))
     if _INT_TYPE.fullmatch(t):
         checks.append((f"accurateCastOrNull({value}, {{{param}:String}}) is null", f"out of range for {t}"))
     elif t.startswith("Decimal("):
@@ -405,7 +418,12 @@ def _check_lossless(client: Client, source: SourceFile, columns: list[Column], f
         if file_type == "String":
             checks += [_Check(column, sql, reason) for sql, reason in _text_checks(column, value, param)]
         elif file_type != column.type:
-            checks.append(_Check(column, f"toString({value}) != toString(cast({value}, {{{param}:String}}))",
+            # a time is compared by value: a file's milliseconds in a microsecond column print
+            # with more zeros but are the same instant; digits the column cannot hold still differ
+            times = file_type.startswith("DateTime") and column.type.startswith("DateTime")
+            same = ("{v} = cast({v}, {{{p}:String}})" if times
+                    else "toString({v}) = toString(cast({v}, {{{p}:String}}))")
+            checks.append(_Check(column, f"not ({same.format(v=value, p=param)})",
                                  f"changes when converted from the file's {file_type} to {column.type}"))
     if not checks:
         return

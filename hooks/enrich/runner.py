@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 import yaml
 
-from enrich import gates, killpoints, mutations, space, swap
+from enrich import contracts, gates, killpoints, mutations, space, swap
 from enrich.changes import key_figures, source_marks
 from enrich.checkpoints import (
     Checkpoint,
@@ -183,6 +183,13 @@ class Runner:
                     decision.exit_code, EnrichError
                 )
                 raise error(decision.message)
+            # after the checkpoint's own refusals (a damaged or unfinished checkpoint says more),
+            # before anything is built
+            contracts.require_sources(client, target.database)
+            if contracts.check_times(client, target.database, fresh=self.options.fresh):
+                # --fresh over millisecond source tables: widen them before anything is built
+                session.run_operation("create_sources")
+                self.say("widened the source tables' times to microseconds")
             self.say(decision.message)
             writer = CheckpointWriter(
                 path, store, self.say, queue_ledger=bool(os.environ.get("POSTGRES_URL"))

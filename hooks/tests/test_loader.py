@@ -207,7 +207,7 @@ BAD_INPUTS = [
     ("array-element-overflow", _replace("resolutions.csv", '"[1,0]"', '"[1,4294967296]"'), "resolutions.csv",
      b"4294967296", ["column payout_numerators", "out of range for UInt32"]),
     ("bad-time", _replace("resolutions.csv", "2025-05-02 00:00:00", "2025-13-02 00:00:00"), "resolutions.csv",
-     b"2025-13-02", ["column resolved_at", "DateTime64(3, 'UTC')"]),
+     b"2025-13-02", ["column resolved_at", "DateTime64(6, 'UTC')"]),
     ("after-multiline-field", _replace("markets_dim.csv", b",sports,3,", b",sports,three,"),
      "markets_dim.csv", b"three", ["column outcome_count", "'three'"]),
     ("too-few-fields", _replace("ctf_events.csv", ",SPLIT,10,5\ne1-1", ",SPLIT,10\ne1-1"), "ctf_events.csv",

@@ -293,7 +293,7 @@ def test_quarantine_reasons_and_every_row_accounted_for(home: Path) -> None:
         ("0xbadlen", "payout vector length differs from outcome_count", "quarantined"),
         ("0xdup", "duplicate condition_id with different content", "quarantined"),
         ("0xdup", "duplicate condition_id with different content", "quarantined"),
-        ("0xghost", "resolution of a condition with no flows", "quarantined"),
+        ("0xghost", "resolution of an unknown condition", "quarantined"),
         ("0xyes", "identical copy of another row with the same id", "collapsed"),
         ("0xzero", "payout vector sums to 0", "quarantined"),
     ]

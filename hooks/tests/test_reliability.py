@@ -254,7 +254,7 @@ RESOLUTIONS = [
     (["cI", "[0,1]", RESOLVED], USED),
     (["c4", "[1,0,0]", RESOLVED], "payout vector length differs from outcome_count"),
     (["c5", "[0,0]", RESOLVED], "payout vector sums to 0"),
-    (["c_unknown", "[1,0]", RESOLVED], "resolution of a condition with no flows"),
+    (["c_unknown", "[1,0]", RESOLVED], "resolution of an unknown condition"),
 ]
 HEADERS = {
     "trades_raw": "trade_id,tx_hash,block_time,wallet_address,market_id,condition_id,outcome_index,side,"

@@ -12,6 +12,18 @@
     {#- tables created before the refresh existed get the column too; their old parts compute it
         when read, new parts store it -#}
     {% do run_query('alter table ' ~ relation ~ on_cluster() ~ ' add column if not exists ' ~ row_hash_column(ddl.columns)) %}
+    {#- tables created when times had milliseconds are widened to microseconds (docs/domain.md
+        section 7); the values they hold are kept, and the results built from them need one
+        `enrich run --fresh` (enrich.contracts says so) -#}
+    {% for column, type in source_time_columns().get(name, {}).items() %}
+      {%- set found = run_query("select type from system.columns where database = "
+                                ~ clickhouse_string_literal(database) ~ " and table = "
+                                ~ clickhouse_string_literal(name) ~ " and name = "
+                                ~ clickhouse_string_literal(column)) -%}
+      {% if found.rows | length > 0 and found.rows[0][0] != type %}
+        {% do run_query('alter table ' ~ relation ~ on_cluster() ~ ' modify column ' ~ adapter.quote(column) ~ ' ' ~ type) %}
+      {% endif %}
+    {% endfor %}
   {% endfor %}
   {{ log('source tables ready in ' ~ database, info=True) }}
 {% endmacro %}
@@ -21,12 +33,21 @@
   {{- return(var('source_database', target.schema)) -}}
 {% endmacro %}
 
+{#- The time columns that keep microseconds, with their type, per source table. -#}
+{% macro source_time_columns() %}
+  {{ return({
+    'trades_raw': {'block_time': "DateTime64(6, 'UTC')"},
+    'ctf_events': {'block_time': "DateTime64(6, 'UTC')"},
+    'resolutions': {'resolved_at': "DateTime64(6, 'UTC')"},
+  }) }}
+{% endmacro %}
+
 {% macro source_table_ddl() %}
   {{ return({
     'trades_raw': {'columns': "(
         trade_id String,
         tx_hash String,
-        block_time DateTime64(3, 'UTC'),
+        block_time DateTime64(6, 'UTC'),
         wallet_address String,
         market_id String,
         condition_id String,
@@ -38,7 +59,7 @@
       )", 'order_by': '(condition_id, wallet_address, trade_id)'},
     'ctf_events': {'columns': "(
         event_id String,
-        block_time DateTime64(3, 'UTC'),
+        block_time DateTime64(6, 'UTC'),
         wallet_address String,
         market_id String,
         condition_id String,
@@ -59,7 +80,7 @@
     'resolutions': {'columns': "(
         condition_id String,
         payout_numerators Array(UInt32),
-        resolved_at DateTime64(3, 'UTC')
+        resolved_at DateTime64(6, 'UTC')
       )", 'order_by': 'condition_id'},
   }) }}
 {% endmacro %}

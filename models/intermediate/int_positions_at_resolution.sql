@@ -87,7 +87,8 @@ classified as (
         pairs.market_id as market_id,
         positions.final_outcome_index as final_outcome_index,
         positions.final_held_shares as held_shares,
-        toDecimal128(positions.final_numerator, 12) / pairs.payout_denominator as p_final,
+        -- num / S rounded half-even to 12 decimals (docs/domain.md section 7): 2/3 is 0.666666666667
+        {{ round_half_even('positions.final_numerator', 'pairs.payout_denominator', 12) }} as p_final,
         multiIf(
             positions.is_hedged, 'push',
             positions.final_numerator = pairs.payout_denominator, 'won',

@@ -1,7 +1,8 @@
 {#- Every resolutions row with its verdict (docs/domain.md section 6): the staged row reasons plus
     a payout vector whose length differs from the outcome_count of the condition's valid market
     (only checked when a market is known), a duplicate condition_id with different content (every
-    copy) and a resolution of a condition with no flows. Valid rows (is_valid = 1) are unique per
+    copy) and a resolution of an unknown condition (neither in markets_dim nor in the flows; one in
+    markets_dim without flows is valid and unused, section 7). Valid rows (is_valid = 1) are unique per
     condition_id; a condition whose only resolution rows are quarantined is unresolved downstream. -#}
 with source_rows as (
     select
@@ -61,11 +62,12 @@ final as (
         resolved_at,
         payout_denominator,
         batch_key,
+        -- docs/domain.md section 7: a condition in markets_dim without flows is valid and unused
         {{ validation_verdict([
             ['has_market and length(payout_numerators) != market_outcome_count',
              'payout vector length differs from outcome_count'],
             ['has_conflicting_copies', 'duplicate condition_id with different content'],
-            ['not has_flows', 'resolution of a condition with no flows'],
+            ['not has_flows and not has_market', 'resolution of an unknown condition'],
         ]) }}
     from checked
 )

@@ -13,7 +13,7 @@
 ) }}
 {{ guard_batched_build() }}
 
-{#- Realized P&L of every valid flow: delta * num / S + cash, exact (section 3). -#}
+{#- Realized P&L of every valid flow: delta * num / S + cash, rounded half-even once (sections 3, 7). -#}
 with flows as (
     select *
     from {{ ref('int_flows_unioned') }}
@@ -35,10 +35,9 @@ avg_cost_legs as (
         *,
         toInt128(delta_shares * 1000000) as delta_micro,
         -- c * q of the whole leg: the row's usd_value (its cash without the fee; the lens ignores
-        -- fees), and for a REDEEM q * p_i
-        if(flow_type = 'REDEEM' and is_resolved = 1,
-           toInt128(intDiv(toInt256(-delta_micro) * 1000000 * payout_numerator, greatest(payout_denominator, 1))),
-           toInt128(abs(cash_usd + fee_usd) * 1000000) * 1000000) as value_pico
+        -- fees); a REDEEM is a sell for the cash it received (docs/domain.md section 8), not
+        -- q * p_i, so lens and section 3 agree on a closed pair whatever the chain's rounding
+        toInt128(abs(cash_usd + fee_usd) * 1000000) * 1000000 as value_pico
     from flows
 ),
 
@@ -63,27 +62,22 @@ avg_cost_replayed as (
         arrayCumSumNonNegative(deltas) as amounts,
         arrayPushFront(arrayPopBack(amounts), toInt128(0)) as amounts_before,
         arrayMap((d, a, b) -> if(d > 0, toInt128(0), b - a), deltas, amounts, amounts_before) as sold,
-        -- the average price (x 1e18) after each leg: only buys and splits move it, and they are the
-        -- one step that needs the previous state; prices are in [0, 1], so it fits Int64
-        arrayPopFront(arrayFold(
-            (acc, d, b, v) -> arrayPushBack(acc, if(d > 0,
-                toInt64(intDiv(toInt256(acc[-1]) * b + toInt256(v) * 1000000000000, greatest(b + d, 1))), acc[-1])),
-            deltas, amounts_before, leg_values, [toInt64(0)])) as avg_prices_e18,
-        -- a sell that empties the position takes the rest of the cost basis, so a closed position
-        -- realizes exactly its cash: sum(proceeds) - sum(cost)
-        arrayMap((s, a) -> s > 0 and a = 0, sold, amounts) as closes,
-        arrayMap((s, g) -> toInt128(intDiv(toInt256(s) * g, 1000000000000)), sold, avg_prices_e18) as sold_at_avg,
-        -- the cost basis running total (leading 0), and its value at the latest close
-        arrayPushFront(arrayCumSum(arrayMap((d, v, c, r) -> if(d > 0, v, if(c, toInt128(0), -r)),
-            deltas, leg_values, closes, sold_at_avg)), toInt128(0)) as cost_running,
-        arrayFill((r, c) -> c, cost_running, arrayPushFront(closes, true)) as cost_at_close,
-        -- the change of the cost basis (amount * avg_price): + the leg's value for a buy or split,
-        -- - q' * avg_price for a sell, the rest of the basis for the sell that empties the position
-        arrayMap((d, v, c, r, i) -> if(d > 0, v, if(c, cost_at_close[i] - cost_running[i], -r)),
-            deltas, leg_values, closes, sold_at_avg, arrayEnumerate(deltas)) as basis_changes,
+        -- the cost basis (pico-USD) before the first leg and after each: a buy or split adds its
+        -- value; a sell of q' takes round_half_even(q' * basis / amount) from the exact running
+        -- totals (section 7), never a rounded average price times q', and the sell that empties
+        -- the position takes the whole rest. It is the one step that needs the previous state.
+        arrayFold(
+            (acc, d, s, b, v) -> arrayPushBack(acc, toInt128(if(d > 0, acc[-1] + v,
+                acc[-1] - if(s = 0, toInt256(0), if(s = b, toInt256(acc[-1]),
+                    {{ round_half_even_int('toInt256(s) * acc[-1]', 'b') }}))))),
+            deltas, sold, amounts_before, leg_values, [toInt128(0)]) as basis_running,
+        arrayMap((after, before) -> after - before, arrayPopFront(basis_running), arrayPopBack(basis_running))
+            as basis_changes,
         arrayMap((d, s) -> if(d > 0, d, -s), deltas, sold) as amount_changes,
-        -- q' * c - the cost of the q' tokens; q' * c is the leg's whole value unless clamped
-        arrayMap((d, v, s, b) -> if(d > 0, toInt128(0), if(s = -d, v, toInt128(intDiv(toInt256(v) * s, -d))) + b),
+        -- q' * c - the cost of the q' tokens; q' * c is the leg's whole value unless clamped, then
+        -- its share of it rounded half-even
+        arrayMap((d, v, s, c) -> if(d > 0, toInt128(0),
+                toInt128(if(s = -d, toInt256(v), {{ round_half_even_int('toInt256(v) * s', '-d') }}) + c)),
             deltas, leg_values, sold, basis_changes) as realized_pico
     from avg_cost_legs
     group by batch_key, condition_id, wallet_address, outcome_index
@@ -145,7 +139,11 @@ final as (
         cash_usd,
         fee_usd,
         is_resolved,
-        if(is_resolved = 1, toDecimal128(round(flow_pnl, 12), 12), null) as realized_pnl_usd,
+        if(is_resolved = 1, flow_pnl, null) as realized_pnl_usd,
+        -- docs/domain.md section 7: what the chain's rounding kept of a REDEEM, shares * p_i -
+        -- usd_value, the negative of its own P&L (half-even rounding is symmetric, so the two
+        -- cancel exactly and conservation adds it back)
+        if(flow_type = 'REDEEM' and is_resolved = 1, -flow_pnl, toDecimal128(0, 12)) as redeem_shortfall,
         batch_key,
         now64(3, 'UTC') as computed_at
         {%- if var('avg_cost_lens', true) %},

@@ -34,6 +34,8 @@ pairs as (
         max(is_resolved) as is_resolved,
         -- the exact sum of the flows' stored 12-decimal values, so trade P&L decomposes the pair
         {{ checked_sum('realized_pnl_usd', 12) }} as realized_pnl_sum,
+        -- what the chain's rounding kept of the pair's REDEEMs (docs/domain.md section 7)
+        {{ checked_sum('redeem_shortfall', 12) }} as redeem_shortfall_sum,
         count() as num_flows,
         any(batch_key) as batch_key
         {%- if var('avg_cost_lens', true) %},
@@ -61,6 +63,7 @@ final as (
         toDecimal128(fees_usd, 6) as fees_usd,
         is_resolved,
         if(is_resolved = 1, toDecimal128(realized_pnl_sum, 12), null) as realized_pnl_usd,
+        toDecimal128(redeem_shortfall_sum, 12) as redeem_shortfall,
         num_flows,
         batch_key,
         now64(3, 'UTC') as computed_at
@@ -68,8 +71,12 @@ final as (
         toDecimal128(avg_cost_realized_sum, 12) as avg_cost_realized_pnl_usd,
         arrayResize(arrayMap(amount -> toDecimal128(amount, 6), open_amounts_seen),
                     outcome_count, toDecimal128(0, 6)) as open_amounts,
-        -- the average price is the basis over the amount; 0 when nothing is open
-        arrayResize(arrayMap((basis, amount) -> toDecimal128(if(amount = 0, 0, basis / if(amount = 0, 1, amount)), 12),
+        -- the average price is the basis over the amount rounded half-even to 12 decimals
+        -- (docs/domain.md section 7), on the integers pico-USD / (micro-shares * 10^6); 0 when
+        -- nothing is open
+        arrayResize(arrayMap((basis, amount) -> if(amount = 0, toDecimal128(0, 12),
+                                 {{ round_half_even('toInt256(basis * 1000000000000)',
+                                                    'greatest(toInt256(amount * 1000000), 1) * 1000000', 12) }}),
                              open_basis_seen, open_amounts_seen),
                     outcome_count, toDecimal128(0, 12)) as avg_prices
         {%- endif %}
