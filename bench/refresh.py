@@ -31,7 +31,8 @@ from enrich.project import SOURCE_TABLES
 TARGETS = {"day": 10, "resolutions": 10, "corrections": 20, "nothing": 3}
 DEFAULT_ORDER = ("day", "resolutions", "corrections", "nothing")
 # the tables a --fresh run keeps when its sources are unchanged since it built them (source_current_table)
-KEPT_BY_FRESH = ("int_flows_unioned", "quarantine", "int_source_digests_recorded", "int_batch_keys_summarized")
+KEPT_BY_FRESH = ("int_flows_unioned", "quarantine", "int_source_digests_recorded",
+                 "int_batch_keys_summarized")
 # "--changed: 12 condition(s) changed since the last build, 40 in the refresh scope (0.2 s)"
 REFRESH_LINE = re.compile(r"--changed: ([\d,]+) condition\(s\) changed since the last build, ([\d,]+) in the "
                           r"refresh scope")
@@ -103,6 +104,11 @@ def changed_run(home: Home, postgres_url: str) -> dict[str, Any]:
             "step_D": span(marks["planned"], done_d),
             "step_E": span(done_d, done_e),
             "gates": span(done_e, measured.ended_at.astimezone(UTC)),
+        }
+    elif "nothing_changed" in marks:
+        result["phases"] = {
+            "to_decision": round((marks["nothing_changed"] - measured.started_at).total_seconds(), 3),
+            "exit": round((measured.ended_at - marks["nothing_changed"]).total_seconds(), 3),
         }
     return result
 

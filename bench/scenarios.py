@@ -264,8 +264,9 @@ def correct(client: Client, database: str, prepared: Prepared) -> int:
         " + toDecimal128(1 + cityHash64({seed:UInt64}, 'fee', trade_id) % 100, 6) / 10000"
         " where trade_id in {ids:Array(String)}",
         parameters=parameters, settings={"mutations_sync": 2})
-    after = client.query(f"select sum(fee_usd), count() from {trades} where trade_id in {{ids:Array(String)}}",
-                         parameters=parameters).result_rows[0]
+    after = client.query(
+        f"select sum(fee_usd), count() from {trades} where trade_id in {{ids:Array(String)}}",
+        parameters=parameters).result_rows[0]
     if after[0] <= before:
         raise RuntimeError(f"the fee correction of {len(prepared.corrections)} rows changed nothing")
     return int(after[1])
