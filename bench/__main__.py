@@ -141,7 +141,7 @@ def write(results: dict[str, Any], out: Path) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--scales", default="reference,10x",
-                        help="comma-separated: reference (always measured), 10x (default: both)")
+                        help="comma-separated: reference (always, but with --only), 10x (default: both)")
     parser.add_argument("--work", type=Path, default=BENCH_DIR / "work",
                         help="scratch folder for the runtime homes (default bench/work, git-ignored)")
     parser.add_argument("--out", type=Path, default=BENCH_DIR, help="where results.json and RESULTS.md go")
