@@ -101,3 +101,46 @@ def test_refresh_equals_a_fresh_run_through_every_scenario(tmp_path: Path, tiny_
 
     # after a refresh, as after a full run
     assert_nothing_rebuilt(refreshed)
+
+
+def _trades_csv(path: Path, conditions: int, tag: str, hour: int) -> int:
+    """One two-legged transaction per condition (a BUY and its SELL), at HOUR of 2025-01-01."""
+    header = ",".join(scenarios.TRADE_COLUMNS)
+    lines = [header]
+    for c in range(conditions):
+        for leg, (wallet, side) in enumerate(((f"0x{c + 1:040x}", "BUY"), (f"0x{0xfeed:040x}", "SELL"))):
+            lines.append(f"t-{tag}-{c}-{leg},0x{c:064x},2025-01-01 {hour:02d}:00:00.000,{wallet},m{c},"
+                         f"0x{c:064x},0,{side},10,5,0")
+    path.write_text("\n".join(lines) + "\n")
+    return len(lines) - 1
+
+
+def test_a_refresh_batch_spanning_more_than_100_batch_keys(tmp_path: Path) -> None:
+    """A refresh batch is a set of conditions, so it may hold conditions of most of the 256 batch
+    keys; its insert into a mart writes one partition per key (ClickHouse refuses more than 100 per
+    INSERT block unless told otherwise). 250 conditions touched at once, as a day of trading at the
+    reference scale does."""
+    home = tmp_path / "home"
+    conditions = 250
+    first, more = tmp_path / "first", tmp_path / "more"
+    first.mkdir()
+    more.mkdir()
+    markets = ["market_id,condition_id,question,category,outcome_count,outcome_labels,end_date"]
+    markets += [f'm{c},0x{c:064x},Q{c},Sports,2,"[\'Yes\',\'No\']",2026-01-01 00:00:00.000'
+                for c in range(conditions)]
+    (first / "markets_dim.csv").write_text("\n".join(markets) + "\n")
+    (more / "markets_dim.csv").write_text(markets[0] + "\n")
+    for folder in (first, more):
+        (folder / "resolutions.csv").write_text("condition_id,payout_numerators,resolved_at\n")
+    _trades_csv(first / "trades_raw.csv", conditions, "a", 1)
+    appended = _trades_csv(more / "trades_raw.csv", conditions, "b", 2)
+    run_enrich(home, "load", str(first))
+    run_enrich(home, "run", "--step", "all", "--fresh")
+    run_enrich(home, "load", str(more), "--append")
+
+    out, _ = changed_run(home)
+
+    assert f"--changed: {conditions} condition(s) changed" in out
+    with embedded(home) as client:
+        keys, rows = client.query(f"select uniqExact(batch_key), count() from {DATABASE}.pnl").result_rows[0]
+    assert keys > 100 and rows == 2 * appended
