@@ -30,12 +30,15 @@ lint: install
 	$(BIN)/ruff check hooks bench
 
 ## MAKE_TEST_SECONDS=<wall seconds of a make test on this machine> records it for its target.
+## Ends with issue 19's refresh scenarios at reference and 10x (bench/refresh.py; alone:
+## python -m bench --only refresh --scales reference,10x [--scenarios day,...]).
 bench: install postgres
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench $(if $(MAKE_TEST_SECONDS),--make-test-seconds $(MAKE_TEST_SECONDS))
 
 ## Not in CI: seeds 100x (reused when seeded; HOME_100X=<path> for a home elsewhere) and runs it end to
-## end once; its figures join bench/results.json under "100x", compared with make bench's 10x.
+## end once, then the refresh scenarios day, resolutions and nothing; its figures join
+## bench/results.json under "100x", compared with make bench's 10x.
 bench-100x: install postgres
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench --100x $(if $(HOME_100X),--home-100x $(HOME_100X))

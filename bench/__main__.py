@@ -1,5 +1,7 @@
-"""`python -m bench`: every measurement of issues 6 and 14 in one run, written to results.json and
+"""`python -m bench`: every measurement of issues 6, 14 and 19 in one run, written to results.json and
 RESULTS.md. `python -m bench --100x` (make bench-100x) adds the 100x run under its own key.
+`python -m bench --only refresh` measures issue 19's refresh scenarios alone and keeps every other
+figure of results.json.
 
 The machine is shared, so the figures that matter are ratios of runs made side by side here.
 """
@@ -13,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import breakdown, changed, duckpeer, endtoend, machine, peer, report
+from bench import breakdown, duckpeer, endtoend, machine, peer, refresh, report
 from bench.home import BenchError, Home
 from bench.pgdb import throwaway_database
 
@@ -35,7 +37,7 @@ def reference_suite(home: Home, pg_url: str, args: argparse.Namespace) -> dict[s
         say(f"  {run['seconds']} s, {run['pairs']:,} pairs")
         if attempt == 0:
             # the sources, and the batched run's P&L for the peers' checks
-            changed.export_sources(home, parquet)
+            refresh.export_sources(home, parquet)
             home.enrich("export", "pnl_positions", "--out", str(parquet / "pnl_positions.parquet"))
         for step, last_model in (("D", "pnl_positions"), ("D_E", "wallet_accuracy")):
             say(f"reference: single shot dbt run of +{last_model}")
@@ -93,11 +95,10 @@ def lens_share(home: Home, compiled: Path, repeat: int) -> dict[str, Any]:
                        "--repeat", str(max(repeat, 5)))
 
 
-def changed_suite(home: Home, pg_url: str, full_run_first: bool) -> dict[str, Any]:
-    say(f"{home.scale}: append 1% new trades, enrich run --changed, then --fresh, compare the tables")
-    result = changed.measure(home, pg_url, home.path.parent / "parquet", full_run_first)
-    say(f"  --changed {result['changed']['seconds']:.1f} s ({result['changed']['changed_keys']}) vs full "
-        f"{result['full']['seconds']:.1f} s: {result['ratio']:.0%}; tables equal: {result['tables_equal']}")
+def refresh_suite(home: Home, pg_url: str, scenarios: tuple[str, ...]) -> dict[str, Any]:
+    """Issue 19: each scenario, then `enrich run --changed`, against a --fresh run on the same data."""
+    result = refresh.measure(home, pg_url, scenarios, say)
+    result["load_average_end"] = machine.load_average()
     return result
 
 
@@ -115,6 +116,8 @@ def big_suite(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, An
         say("100x: end to end, default batch size")
         out["end_to_end"] = endtoend.end_to_end(home, pg_url)
         say(f"  {out['end_to_end']['seconds']} s, peak RSS {out['end_to_end']['peak_rss_mb']:,.0f} MB")
+        # issue 19 at 100x: a day of trading, a batch of resolutions, nothing (not the corrections)
+        out["refresh"] = refresh_suite(home, pg_url, args.scenarios_100x)
         if args.measure_10x:
             ten = Home(args.work / "10x" / "home", "10x", args.work / "bench.log")
             ten.path.mkdir(parents=True, exist_ok=True)
@@ -138,7 +141,7 @@ def write(results: dict[str, Any], out: Path) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--scales", default="reference,10x",
-                        help="comma-separated: reference (always measured), 10x (default: both)")
+                        help="comma-separated: reference (always, but with --only), 10x (default: both)")
     parser.add_argument("--work", type=Path, default=BENCH_DIR / "work",
                         help="scratch folder for the runtime homes (default bench/work, git-ignored)")
     parser.add_argument("--out", type=Path, default=BENCH_DIR, help="where results.json and RESULTS.md go")
@@ -152,8 +155,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-profile", action="store_true", help="skip the instrumented run")
     parser.add_argument("--skip-old", action="store_true", help="skip the old approach's mutations")
     parser.add_argument("--skip-duckdb", action="store_true", help="skip the DuckDB peer")
-    parser.add_argument("--skip-changed", action="store_true",
-                        help="skip the --changed runs after appending 1%% new trades")
+    parser.add_argument("--only", choices=("refresh",), default=None,
+                        help="measure only this suite (refresh: issue 19's scenarios at --scales) and keep "
+                             "the other figures of the results.json in --out")
+    parser.add_argument("--scenarios", default=",".join(refresh.DEFAULT_ORDER),
+                        help="the refresh scenarios, in order (default: %(default)s)")
+    parser.add_argument("--skip-refresh", action="store_true", help="skip issue 19's refresh scenarios")
     parser.add_argument("--make-test-seconds", type=float, default=None,
                         help="wall seconds of a `make test` measured on this machine, for its target")
     parser.add_argument("--100x", dest="big", action="store_true",
@@ -169,8 +176,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.home_100x = args.home_100x.resolve() if args.home_100x else None
     args.scales = [s for s in args.scales.split(",") if s]
     unknown = set(args.scales) - {"reference", "10x"}
-    if unknown or "reference" not in args.scales:
-        parser.error("--scales takes reference and optionally 10x")
+    if unknown or not args.scales or ("reference" not in args.scales and args.only is None):
+        parser.error("--scales takes reference and optionally 10x (with --only refresh, either)")
+    args.scenarios = tuple(s for s in args.scenarios.split(",") if s)
+    if set(args.scenarios) - set(refresh.TARGETS):
+        parser.error(f"--scenarios takes {', '.join(refresh.TARGETS)}")
+    # make bench-100x: not the corrections (issue 19)
+    args.scenarios_100x = tuple(s for s in args.scenarios if s != "corrections")
     return args
 
 
@@ -183,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         return finish(results, args.out)
     args.work.mkdir(parents=True, exist_ok=True)
     previous = args.out / "results.json"
+    if args.only == "refresh":
+        return only_refresh(args, json.loads(previous.read_text()) if previous.is_file() else {})
     if args.big:
         results = json.loads(previous.read_text()) if previous.is_file() else {}
         try:
@@ -215,12 +229,9 @@ def main(argv: list[str] | None = None) -> int:
                 results["10x"] = {"end_to_end": endtoend.end_to_end(homes["10x"], pg_url)}
                 say(f"  {results['10x']['end_to_end']['seconds']} s")
             # last: these change the homes' data (and put it back)
-            if not args.skip_changed:
-                # 10x's last run was a full one; the reference's last runs were single shots
-                if "10x" in homes:
-                    results["10x"]["changed"] = changed_suite(homes["10x"], pg_url, full_run_first=False)
-                results["reference"]["changed"] = changed_suite(homes["reference"], pg_url,
-                                                                full_run_first=True)
+            if not args.skip_refresh:
+                for scale, home in homes.items():
+                    results[scale]["refresh"] = refresh_suite(home, pg_url, args.scenarios)
     except BenchError as ex:
         print(f"bench: {ex}", file=sys.stderr)
         return 1
@@ -229,6 +240,32 @@ def main(argv: list[str] | None = None) -> int:
     if previous.is_file() and "100x" in (kept := json.loads(previous.read_text())):
         # the make bench-100x figures stay until that target runs again
         results["100x"] = kept["100x"]
+    return finish(results, args.out)
+
+
+def only_refresh(args: argparse.Namespace, results: dict[str, Any]) -> int:
+    """`--only refresh`: the refresh scenarios at --scales, into the results.json there is (its
+    other figures kept), then RESULTS.md regenerated."""
+    log = args.work / "bench.log"
+    for figures in results.values():
+        if isinstance(figures, dict):
+            # issue 14's --changed scenario measured the refresh this one replaces
+            figures.pop("changed", None)
+    try:
+        with throwaway_database() as pg_url:
+            for scale in args.scales:
+                home = Home(args.work / scale / "home", scale, log)
+                home.path.mkdir(parents=True, exist_ok=True)
+                say(f"seeding {scale} in {home.path} (reused when already seeded)")
+                seeded = home.seed(args.reseed)
+                results.setdefault(scale, {})["refresh"] = suite = refresh_suite(home, pg_url, args.scenarios)
+                suite["seed"] = seeded
+                suite["machine"] = machine.describe()
+                # the figures first: a later scale's failure must not lose this one's
+                (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    except BenchError as ex:
+        print(f"bench: {ex}", file=sys.stderr)
+        return 1
     return finish(results, args.out)
 
 

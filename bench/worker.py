@@ -17,7 +17,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from bench import oldway
+from bench import oldway, scenarios
 from enrich.config import Config
 from enrich.warehouse import connect, resolve_target, table
 
@@ -159,16 +159,21 @@ def lens_share(client: Client, database: str, args: argparse.Namespace) -> dict[
             "runs": {name: [[round(w, 3), round(c, 3)] for w, c in times] for name, times in runs.items()}}
 
 
-# The result tables a --changed run must leave equal to a full run's.
+# The result tables a --changed run must leave equal to a full run's (issue 19).
 CHECKED = ("pnl", "pnl_positions", "wallet_resolution_outcomes", "wallet_accuracy",
-           "wallet_category_accuracy")
+           "wallet_category_accuracy", "quarantine")
+SOURCES = ("trades_raw", "ctf_events", "markets_dim", "resolutions")
 
 
 def checksums(client: Client, database: str, args: argparse.Namespace) -> dict[str, Any]:
     """Per table: row count and an order-independent hash of every row, computed_at left out (it
     is the time the row was written, which differs between any two runs)."""
+    return table_checksums(client, database, args.names or CHECKED)
+
+
+def table_checksums(client: Client, database: str, names: tuple[str, ...] | list[str]) -> dict[str, Any]:
     out = {}
-    for name in CHECKED:
+    for name in names:
         listed = client.query(
             "select name from system.columns where database = {db:String} and table = {t:String} "
             "and name != 'computed_at' order by position", parameters={"db": database, "t": name})
@@ -195,8 +200,32 @@ def source_pairs(client: Client, database: str, args: argparse.Namespace) -> dic
     return {"pairs": int(pairs)}
 
 
+def result_parts(client: Client, database: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The active parts of the result tables (name, rows, modification time): a run that rewrote
+    nothing leaves them as they were."""
+    rows = client.query(
+        "select table, name, rows, toString(modification_time) from system.parts where active"
+        " and database = {db:String} and table in {names:Array(String)} order by table, name",
+        parameters={"db": database, "names": list(CHECKED)}).result_rows
+    return {"parts": [list(row) for row in rows]}
+
+
+def scenario_rows(client: Client, database: str, args: argparse.Namespace) -> dict[str, Any]:
+    """bench.scenarios.write_rows: the scenario's CSV files (and corrections to make) in --out."""
+    prepared = scenarios.write_rows(client, database, args.scenario, Path(args.out), args.seed)
+    return {"files": prepared.files, "corrections": len(prepared.corrections), "figures": prepared.figures}
+
+
+def scenario_correct(client: Client, database: str, args: argparse.Namespace) -> dict[str, Any]:
+    """bench.scenarios.correct: the fee corrections that scenario_rows decided, in place."""
+    started = time.monotonic()
+    rows = scenarios.correct(client, database, scenarios.Prepared.read(Path(args.out)))
+    return {"corrected_rows": rows, "seconds": round(time.monotonic() - started, 3)}
+
+
 TASKS = {"pairs": count_pairs, "source_pairs": source_pairs, "drop": drop_models, "oldway": old_approach,
-         "sql": model_sql, "lens": lens_share, "checksums": checksums}
+         "sql": model_sql, "lens": lens_share, "checksums": checksums,
+         "parts": result_parts, "scenario": scenario_rows, "correct": scenario_correct}
 
 
 def main() -> int:
@@ -208,6 +237,9 @@ def main() -> int:
     parser.add_argument("--compiled", help="folder holding the compiled pnl.sql and pnl_positions.sql")
     parser.add_argument("--compiled-without", help="the same compiled without the average-cost lens")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--scenario", choices=scenarios.SCENARIOS)
+    parser.add_argument("--out", help="the scenario's folder (CSV files and its plan)")
+    parser.add_argument("--seed", type=int, default=scenarios.DEFAULT_SEED)
     args = parser.parse_args()
     target = resolve_target(Config.from_env(home=args.home))
     result = TASKS[args.task](connect(target), target.database, args)

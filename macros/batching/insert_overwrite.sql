@@ -96,5 +96,8 @@
   {% endcall %}
   {% call statement('insert_scope_rows') %}
     insert into {{ existing_relation }} select * from {{ new_data_relation }}
+    {#- a refresh batch is a set of conditions, which may lie in every batch-key partition: the
+        engine refuses more than 100 partitions per INSERT block unless told otherwise -#}
+    settings max_partitions_per_insert_block = {{ var('batch_partitions') | int }}
   {% endcall %}
 {% endmacro %}
