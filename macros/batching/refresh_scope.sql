@@ -35,6 +35,18 @@
   {{- return('(select ' ~ column ~ ' from ' ~ refresh_scope_table() ~ where ~ ')') -}}
 {% endmacro %}
 
+{#- The batch keys of the refresh scope (the batch of var refresh_batch), as integers. -#}
+{% macro refresh_scope_keys() %}
+  {%- if not execute -%}
+    {{- return([]) -}}
+  {%- endif -%}
+  {%- set keys = [] -%}
+  {%- for row in run_query('select distinct batch_key from ' ~ refresh_scope_set('batch_key') ~ ' as scope order by batch_key').rows -%}
+    {%- do keys.append(row[0] | int) -%}
+  {%- endfor -%}
+  {{- return(keys) -}}
+{% endmacro %}
+
 {#- A predicate keeping the rows of the refresh scope's conditions: `condition_column in (...)`,
     or '1 = 1' on a full build. -#}
 {% macro in_refresh_scope(condition_column='condition_id') %}
