@@ -9,6 +9,13 @@ server. It is a row in Postgres when Postgres is configured, else a table in the
 The holder refreshes a heartbeat from a background thread; a lock whose heartbeat is older than
 the lease, or whose holder process is gone from the host that took it, is taken over. (An
 embedded engine is locked by chDB itself: one process per data directory.)
+
+A lease alone does not make one writer: a holder paused past its lease (a VM pause, a stopped
+process, a partition) does not know it was taken over and would go on writing. So every take
+gets an epoch, a fencing token that only grows, recorded with the lock, and the holder checks
+that the lock still names its token and epoch before each write it commits (`WarehouseLock.check`,
+called by the runner's checkpoints and by a dbt event callback before each writing statement).
+A holder that lost the lock stops with `LockLost` (exit 4) without writing.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import json
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,11 +38,32 @@ from dbt.adapters.chdb.client import process_alive
 
 from enrich.checkpoints import JOB, PgStore
 from enrich.ddl import Ddl
-from enrich.errors import EnrichError
+from enrich.errors import EnrichError, LockLost
 
-LEASE_SECONDS = 120
-HEARTBEAT_SECONDS = 15
+LEASE_SECONDS = 120.0
+HEARTBEAT_SECONDS = 15.0
 LOCK_TABLE = "_enrich_run_lock"
+# The lease in seconds; the tests make it short instead of waiting two minutes.
+LEASE_ENV = "ENRICH_LOCK_LEASE_SECONDS"
+
+
+def lease_seconds() -> float:
+    """The lease: ENRICH_LOCK_LEASE_SECONDS when set, else 120 s."""
+    raw = os.environ.get(LEASE_ENV, "").strip()
+    if not raw:
+        return LEASE_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise EnrichError(f"{LEASE_ENV} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+def heartbeat_seconds(lease: float) -> float:
+    # several beats per lease, so one missed beat never lets the lease run out
+    return min(HEARTBEAT_SECONDS, lease / 4)
 
 
 def _read_pid(path: Path) -> int | None:
@@ -110,6 +139,8 @@ class Holder:
     host: str
     pid: int
     since: str
+    # the fencing token of this take of the lock (0: not recorded, a lock from before epochs)
+    epoch: int = 0
 
     def describe(self) -> str:
         return f"pid {self.pid} on host {self.host} (since {self.since})"
@@ -124,8 +155,9 @@ def _me() -> Holder:
 
 
 class _Backend(Protocol):
-    def take(self, me: Holder) -> Holder | None: ...
+    def take(self, me: Holder) -> tuple[Holder | None, int]: ...
     def beat(self, me: Holder) -> None: ...
+    def current(self) -> Holder | None: ...
     def drop(self, me: Holder) -> None: ...
 
 
@@ -136,21 +168,56 @@ class WarehouseLock:
         self.backend = backend
         self.warehouse = warehouse
         self.me = _me()
+        self.lease = lease_seconds()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # when the store last confirmed that we hold the lock (time.monotonic)
+        self._confirmed = 0.0
+
+    @property
+    def epoch(self) -> int:
+        return self.me.epoch
+
+    @property
+    def pg_fence(self) -> tuple[str, int] | None:
+        """(token, epoch) for a checkpoint update checked in the lock's own transaction."""
+        return (self.me.token, self.me.epoch) if isinstance(self.backend, PgLockBackend) else None
 
     def acquire(self) -> Holder | None:
         """Take the lock or raise naming the holder; returns a dead holder taken over, if any."""
-        taken_over = self.backend.take(self.me)
+        taken_over, epoch = self.backend.take(self.me)
+        self.me = Holder(self.me.token, self.me.host, self.me.pid, self.me.since, epoch)
+        self._confirmed = time.monotonic()
         self._thread = threading.Thread(target=self._beat, name="warehouse-lock-heartbeat", daemon=True)
         self._thread.start()
         return taken_over
 
     def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
-            # a missed beat only shortens the lease; the run goes on
+        while not self._stop.wait(heartbeat_seconds(self.lease)):
+            # a missed beat only shortens the lease; the run goes on (and check() stops it once the
+            # lease may have run out)
             with contextlib.suppress(Exception):
                 self.backend.beat(self.me)
+
+    def check(self) -> None:
+        """Raise LockLost unless the lock still names this holder and epoch.
+
+        A store that does not answer cannot have handed the lock over before our lease ran out: the
+        check passes while the last confirmation is younger than the lease, and stops the run after.
+        """
+        started = time.monotonic()
+        try:
+            holder = self.backend.current()
+        except Exception as ex:
+            if started - self._confirmed < self.lease:
+                return
+            raise EnrichError(
+                f"cannot confirm the lock of the warehouse {self.warehouse} for longer than its "
+                f"{self.lease:g} s lease ({type(ex).__name__}); this run stopped without writing"
+            ) from None
+        if holder is None or holder.token != self.me.token or holder.epoch != self.me.epoch:
+            raise lost(holder)
+        self._confirmed = started
 
     def release(self) -> None:
         self._stop.set()
@@ -158,6 +225,12 @@ class WarehouseLock:
             self._thread.join(timeout=5)
         with contextlib.suppress(Exception):
             self.backend.drop(self.me)
+
+
+def lost(holder: Holder | None) -> LockLost:
+    who = holder.describe() if holder is not None else "another runner (which has since released it)"
+    epoch = f", epoch {holder.epoch}" if holder is not None and holder.epoch else ""
+    return LockLost(f"the warehouse lock was taken over by {who}{epoch}; this run stopped without writing")
 
 
 def refused(warehouse: str, holder: Holder) -> EnrichError:
@@ -175,28 +248,40 @@ class PgLockBackend:
         self.warehouse = warehouse
         self._beat_conn: psycopg.Connection | None = None
 
-    def take(self, me: Holder) -> Holder | None:
+    def take(self, me: Holder) -> tuple[Holder | None, int]:
         conn = self.store.connection()
         with conn.transaction():
             row = conn.execute(
-                "select holder, host, pid, acquired_at, now() - heartbeat_at > make_interval(secs => %s)"
+                "select holder, host, pid, acquired_at, epoch,"
+                " now() - heartbeat_at > make_interval(secs => %s)"
                 " from ops_warehouse_locks where job = %s and warehouse = %s for update",
-                [LEASE_SECONDS, JOB, self.warehouse],
+                [lease_seconds(), JOB, self.warehouse],
             ).fetchone()
             previous = None
             if row is not None:
-                previous = Holder(row[0], row[1], row[2], row[3].isoformat())
-                if not (row[4] or previous.gone()):
+                previous = Holder(row[0], row[1], row[2], row[3].isoformat(), row[4])
+                if not (row[5] or previous.gone()):
                     raise refused(self.warehouse, previous)
-            conn.execute(
+            taken = conn.execute(
                 "insert into ops_warehouse_locks"
-                " (job, warehouse, holder, host, pid, acquired_at, heartbeat_at)"
-                " values (%s, %s, %s, %s, %s, now(), now()) on conflict (job, warehouse) do update set"
+                " (job, warehouse, holder, host, pid, acquired_at, heartbeat_at, epoch)"
+                " values (%s, %s, %s, %s, %s, now(), now(), nextval('ops_warehouse_lock_epochs'))"
+                " on conflict (job, warehouse) do update set"
                 " holder = excluded.holder, host = excluded.host, pid = excluded.pid,"
-                " acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at",
+                " acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at,"
+                " epoch = excluded.epoch returning epoch",
                 [JOB, self.warehouse, me.token, me.host, me.pid],
-            )
-        return previous
+            ).fetchone()
+        assert taken is not None
+        return previous, int(taken[0])
+
+    def current(self) -> Holder | None:
+        row = self.store.connection().execute(
+            "select holder, host, pid, acquired_at, epoch from ops_warehouse_locks"
+            " where job = %s and warehouse = %s",
+            [JOB, self.warehouse],
+        ).fetchone()
+        return None if row is None else Holder(row[0], row[1], row[2], row[3].isoformat(), row[4])
 
     def beat(self, me: Holder) -> None:
         # the heartbeat thread has a connection of its own: psycopg connections are not shared
@@ -241,7 +326,8 @@ class ClickHouseLockBackend:
             return None
         try:
             data = json.loads(rows[0][0])
-            holder = Holder(data["token"], data["host"], int(data["pid"]), data["since"])
+            holder = Holder(data["token"], data["host"], int(data["pid"]), data["since"],
+                            int(data.get("epoch", 0)))
         except (ValueError, KeyError, TypeError):
             holder = Holder("", "?", 0, "?")
         return holder, float(rows[0][1])
@@ -253,19 +339,23 @@ class ClickHouseLockBackend:
                 "host": me.host,
                 "pid": me.pid,
                 "since": me.since,
+                "epoch": me.epoch,
                 "heartbeat": datetime.now(UTC).isoformat(),
             }
         )
 
-    def take(self, me: Holder) -> Holder | None:
+    def take(self, me: Holder) -> tuple[Holder | None, int]:
         found = self._holder(self.ddl)
         previous = None
         if found is not None:
             previous, age = found
-            if age <= LEASE_SECONDS and not previous.gone():
+            if age <= lease_seconds() and not previous.gone():
                 raise refused(self.warehouse, previous)
             self.ddl.rename(LOCK_TABLE, f"{LOCK_TABLE}__stale_{me.token}")
             self.ddl.drop_table(f"{LOCK_TABLE}__stale_{me.token}")
+        # a takeover moves the epoch on; the token, new with every take, tells holders apart even
+        # after a release (the table is dropped then, and the next epoch starts at 1 again)
+        me = Holder(me.token, me.host, me.pid, me.since, (previous.epoch if previous else 0) + 1)
         try:
             self.ddl.create_table(
                 LOCK_TABLE,
@@ -280,7 +370,11 @@ class ClickHouseLockBackend:
             if again is not None and again[0].token != me.token:
                 raise refused(self.warehouse, again[0]) from ex
             raise
-        return previous
+        return previous, me.epoch
+
+    def current(self) -> Holder | None:
+        found = self._holder(self.ddl)
+        return None if found is None else found[0]
 
     def beat(self, me: Holder) -> None:
         found = self._holder(self.heartbeat_ddl)
