@@ -253,12 +253,12 @@ class PgLockBackend:
         with conn.transaction():
             row = conn.execute(
                 "select holder, host, pid, acquired_at, epoch,"
-                " now() - heartbeat_at > make_interval(secs => %s)"
+                " now() - heartbeat_at > make_interval(secs => %s), released_at is not null"
                 " from ops_warehouse_locks where job = %s and warehouse = %s for update",
                 [lease_seconds(), JOB, self.warehouse],
             ).fetchone()
             previous = None
-            if row is not None:
+            if row is not None and not row[6]:
                 previous = Holder(row[0], row[1], row[2], row[3].isoformat(), row[4])
                 if not (row[5] or previous.gone()):
                     raise refused(self.warehouse, previous)
@@ -269,7 +269,7 @@ class PgLockBackend:
                 " on conflict (job, warehouse) do update set"
                 " holder = excluded.holder, host = excluded.host, pid = excluded.pid,"
                 " acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at,"
-                " epoch = excluded.epoch returning epoch",
+                " epoch = excluded.epoch, released_at = null returning epoch",
                 [JOB, self.warehouse, me.token, me.host, me.pid],
             ).fetchone()
         assert taken is not None
@@ -289,15 +289,18 @@ class PgLockBackend:
             self._beat_conn = psycopg.connect(self.store.url, autocommit=True, connect_timeout=5)
         self._beat_conn.execute(
             "update ops_warehouse_locks set heartbeat_at = now()"
-            " where job = %s and warehouse = %s and holder = %s",
+            " where job = %s and warehouse = %s and holder = %s and released_at is null",
             [JOB, self.warehouse, me.token],
         )
 
     def drop(self, me: Holder) -> None:
         if self._beat_conn is not None:
             self._beat_conn.close()
+        # the row stays, released, naming its last holder: a runner that lost the lock to this
+        # one reads who took it over
         self.store.connection().execute(
-            "delete from ops_warehouse_locks where job = %s and warehouse = %s and holder = %s",
+            "update ops_warehouse_locks set released_at = now()"
+            " where job = %s and warehouse = %s and holder = %s",
             [JOB, self.warehouse, me.token],
         )
 
@@ -315,7 +318,9 @@ class ClickHouseLockBackend:
         self.heartbeat_ddl = heartbeat_ddl
         self.warehouse = warehouse
 
-    def _holder(self, ddl: Ddl) -> tuple[Holder, float] | None:
+    def _holder(self, ddl: Ddl) -> tuple[Holder, float, bool] | None:
+        """The holder recorded in the lock table, the age of its heartbeat in seconds, and whether
+        it released the lock; None when there is no lock table."""
         rows = ddl.client.query(
             "select comment, dateDiff('second', parseDateTime64BestEffortOrZero("
             "JSONExtractString(comment, 'heartbeat')), now64()) from system.tables"
@@ -324,15 +329,17 @@ class ClickHouseLockBackend:
         ).result_rows
         if not rows:
             return None
+        released = False
         try:
             data = json.loads(rows[0][0])
             holder = Holder(data["token"], data["host"], int(data["pid"]), data["since"],
                             int(data.get("epoch", 0)))
+            released = bool(data.get("released"))
         except (ValueError, KeyError, TypeError):
             holder = Holder("", "?", 0, "?")
-        return holder, float(rows[0][1])
+        return holder, float(rows[0][1]), released
 
-    def _comment(self, me: Holder) -> str:
+    def _comment(self, me: Holder, released: bool = False) -> str:
         return json.dumps(
             {
                 "token": me.token,
@@ -341,21 +348,27 @@ class ClickHouseLockBackend:
                 "since": me.since,
                 "epoch": me.epoch,
                 "heartbeat": datetime.now(UTC).isoformat(),
+                "released": released,
             }
         )
 
     def take(self, me: Holder) -> tuple[Holder | None, int]:
         found = self._holder(self.ddl)
         previous = None
+        last_epoch = 0
         if found is not None:
-            previous, age = found
-            if age <= lease_seconds() and not previous.gone():
-                raise refused(self.warehouse, previous)
+            holder, age, released = found
+            last_epoch = holder.epoch
+            if not released:
+                previous = holder
+                if age <= lease_seconds() and not holder.gone():
+                    raise refused(self.warehouse, holder)
+            # a stale or released lock is renamed away before it is taken: of two runners taking
+            # it at once only one wins the rename
             self.ddl.rename(LOCK_TABLE, f"{LOCK_TABLE}__stale_{me.token}")
             self.ddl.drop_table(f"{LOCK_TABLE}__stale_{me.token}")
-        # a takeover moves the epoch on; the token, new with every take, tells holders apart even
-        # after a release (the table is dropped then, and the next epoch starts at 1 again)
-        me = Holder(me.token, me.host, me.pid, me.since, (previous.epoch if previous else 0) + 1)
+        # every take moves the epoch on (a released lock table stays, keeping the last one)
+        me = Holder(me.token, me.host, me.pid, me.since, last_epoch + 1)
         try:
             self.ddl.create_table(
                 LOCK_TABLE,
@@ -378,10 +391,12 @@ class ClickHouseLockBackend:
 
     def beat(self, me: Holder) -> None:
         found = self._holder(self.heartbeat_ddl)
-        if found is not None and found[0].token == me.token:
+        if found is not None and found[0].token == me.token and not found[2]:
             self.heartbeat_ddl.comment(LOCK_TABLE, self._comment(me))
 
     def drop(self, me: Holder) -> None:
+        # the table stays, marked released: it keeps the epoch and names its last holder to a
+        # runner that lost the lock to this one
         found = self._holder(self.ddl)
         if found is not None and found[0].token == me.token:
-            self.ddl.drop_table(LOCK_TABLE)
+            self.ddl.comment(LOCK_TABLE, self._comment(me, released=True))

@@ -6,3 +6,7 @@
 create sequence if not exists ops_warehouse_lock_epochs;
 
 alter table ops_warehouse_locks add column if not exists epoch bigint not null default 0;
+
+-- A released lock keeps its row (released_at set) instead of being deleted, so a holder that lost
+-- the lock can name who took it over even after that runner finished.
+alter table ops_warehouse_locks add column if not exists released_at timestamptz;
