@@ -102,6 +102,11 @@ class DbtSession:
         if tripped:
             # the statement never ran; dbt reports the node as failed with our message inside
             raise tripped[0]
+        if self.fence is not None and (result.exception is not None or not result.success):
+            # a statement in flight while the process was paused fails in its own way (a request
+            # cut off by the server, a table the new holder dropped): when the lock is gone, that
+            # is the cause to report
+            self.fence()
         if result.exception is not None:
             raise DbtError(f"{what or 'dbt ' + command} failed: {_one_line(result.exception)}") from None
         self._write_run_results(result)

@@ -173,6 +173,12 @@ class WarehouseLock:
         self._thread: threading.Thread | None = None
         # when the store last confirmed that we hold the lock (time.monotonic)
         self._confirmed = 0.0
+        # dbt runs models on several threads and each may check before a write; the warehouse
+        # backend reads through one client, which takes one query at a time
+        self._checking = threading.Lock()
+        # once lost, lost for good: later checks raise without asking the store (a heartbeat that was
+        # in flight when the process was paused could have rewritten it)
+        self._lost: EnrichError | None = None
 
     @property
     def epoch(self) -> int:
@@ -205,9 +211,12 @@ class WarehouseLock:
         A store that does not answer cannot have handed the lock over before our lease ran out: the
         check passes while the last confirmation is younger than the lease, and stops the run after.
         """
+        if self._lost is not None:
+            raise self._lost
         started = time.monotonic()
         try:
-            holder = self.backend.current()
+            with self._checking:
+                holder = self.backend.current()
         except Exception as ex:
             if started - self._confirmed < self.lease:
                 return
@@ -216,7 +225,9 @@ class WarehouseLock:
                 f"{self.lease:g} s lease ({type(ex).__name__}); this run stopped without writing"
             ) from None
         if holder is None or holder.token != self.me.token or holder.epoch != self.me.epoch:
-            raise lost(holder)
+            self._lost = lost(holder)
+            self._stop.set()
+            raise self._lost
         self._confirmed = started
 
     def release(self) -> None:
@@ -308,9 +319,12 @@ class PgLockBackend:
 class ClickHouseLockBackend:
     """The lock as a table in the warehouse: CREATE TABLE either succeeds or finds it there.
 
-    The holder is recorded in the table's comment, and the heartbeat rewrites the comment (a
-    metadata change, not a mutation). A stale lock is renamed away before it is taken, so of two
-    runners taking over the same dead holder only one can win the rename.
+    The holder (token, host, pid, epoch) is the table's comment, written once when the table is
+    created. Heartbeats and the release are rows inserted into the table, each naming its holder's
+    token: an insert is not conditional, but a row of a holder that lost the lock lands in its
+    successor's table under its own token and counts for nothing, where rewriting the comment
+    (the way heartbeats were kept before) could put the old holder back. A stale or released lock
+    is renamed away before it is taken, so of two runners taking it at once only one wins.
     """
 
     def __init__(self, ddl: Ddl, heartbeat_ddl: Ddl, warehouse: str) -> None:
@@ -318,53 +332,65 @@ class ClickHouseLockBackend:
         self.heartbeat_ddl = heartbeat_ddl
         self.warehouse = warehouse
 
-    def _holder(self, ddl: Ddl) -> tuple[Holder, float, bool] | None:
-        """The holder recorded in the lock table, the age of its heartbeat in seconds, and whether
-        it released the lock; None when there is no lock table."""
+    def _identity(self, ddl: Ddl) -> tuple[Holder, float] | None:
+        """The holder named by the lock table's comment and the age in seconds of the comment's
+        heartbeat (tables of earlier versions kept it there; now the creation time); None when
+        there is no lock table."""
         rows = ddl.client.query(
-            "select comment, dateDiff('second', parseDateTime64BestEffortOrZero("
-            "JSONExtractString(comment, 'heartbeat')), now64()) from system.tables"
+            "select comment, dateDiff('millisecond', parseDateTime64BestEffortOrZero("
+            "JSONExtractString(comment, 'heartbeat'), 3), now64(3)) / 1000 from system.tables"
             " where database = {db:String} and name = {name:String}",
             parameters={"db": ddl.database, "name": LOCK_TABLE},
         ).result_rows
         if not rows:
             return None
-        released = False
         try:
             data = json.loads(rows[0][0])
             holder = Holder(data["token"], data["host"], int(data["pid"]), data["since"],
                             int(data.get("epoch", 0)))
-            released = bool(data.get("released"))
         except (ValueError, KeyError, TypeError):
             holder = Holder("", "?", 0, "?")
-        return holder, float(rows[0][1]), released
+        return holder, float(rows[0][1])
 
-    def _comment(self, me: Holder, released: bool = False) -> str:
-        return json.dumps(
-            {
-                "token": me.token,
-                "host": me.host,
-                "pid": me.pid,
-                "since": me.since,
-                "epoch": me.epoch,
-                "heartbeat": datetime.now(UTC).isoformat(),
-                "released": released,
-            }
-        )
+    def _beats(self, ddl: Ddl, token: str) -> tuple[float, bool] | None:
+        """The age in seconds of TOKEN's newest heartbeat row and whether it released the lock;
+        None when it has no row (or the table is of an earlier version, without rows)."""
+        try:
+            rows = ddl.client.query(
+                f"select dateDiff('millisecond', max(beat), now64(3)) / 1000, max(released), count()"
+                f" from {ddl.name(LOCK_TABLE)} where holder = {{token:String}}",
+                parameters={"token": token},
+            ).result_rows
+        except Exception:
+            return None
+        if not rows or not rows[0][2]:
+            return None
+        return float(rows[0][0]), bool(rows[0][1])
+
+    def _comment(self, me: Holder) -> str:
+        # the heartbeat field keeps runners of earlier versions, which read it, from taking over
+        return json.dumps({"token": me.token, "host": me.host, "pid": me.pid, "since": me.since,
+                           "epoch": me.epoch, "heartbeat": datetime.now(UTC).isoformat()})
+
+    def _insert(self, ddl: Ddl, me: Holder, released: bool = False) -> None:
+        ddl.client.insert(LOCK_TABLE, [[me.token, int(released)]],
+                          database=ddl.database, column_names=["holder", "released"])
 
     def take(self, me: Holder) -> tuple[Holder | None, int]:
-        found = self._holder(self.ddl)
+        found = self._identity(self.ddl)
         previous = None
         last_epoch = 0
         if found is not None:
-            holder, age, released = found
+            holder, age = found
             last_epoch = holder.epoch
+            beats = self._beats(self.ddl, holder.token)
+            released = beats is not None and beats[1]
+            if beats is not None:
+                age = min(age, beats[0])
             if not released:
                 previous = holder
                 if age <= lease_seconds() and not holder.gone():
                     raise refused(self.warehouse, holder)
-            # a stale or released lock is renamed away before it is taken: of two runners taking
-            # it at once only one wins the rename
             self.ddl.rename(LOCK_TABLE, f"{LOCK_TABLE}__stale_{me.token}")
             self.ddl.drop_table(f"{LOCK_TABLE}__stale_{me.token}")
         # every take moves the epoch on (a released lock table stays, keeping the last one)
@@ -372,31 +398,30 @@ class ClickHouseLockBackend:
         try:
             self.ddl.create_table(
                 LOCK_TABLE,
-                "holder String",
+                "holder String, beat DateTime64(3, 'UTC') default now64(3), released UInt8 default 0",
                 "MergeTree",
                 "tuple()",
                 if_not_exists=False,
                 comment=self._comment(me),
             )
         except Exception as ex:
-            again = self._holder(self.ddl)
+            again = self._identity(self.ddl)
             if again is not None and again[0].token != me.token:
                 raise refused(self.warehouse, again[0]) from ex
             raise
+        self._insert(self.ddl, me)
         return previous, me.epoch
 
     def current(self) -> Holder | None:
-        found = self._holder(self.ddl)
+        found = self._identity(self.ddl)
         return None if found is None else found[0]
 
     def beat(self, me: Holder) -> None:
-        found = self._holder(self.heartbeat_ddl)
-        if found is not None and found[0].token == me.token and not found[2]:
-            self.heartbeat_ddl.comment(LOCK_TABLE, self._comment(me))
+        self._insert(self.heartbeat_ddl, me)
 
     def drop(self, me: Holder) -> None:
-        # the table stays, marked released: it keeps the epoch and names its last holder to a
-        # runner that lost the lock to this one
-        found = self._holder(self.ddl)
+        # the table stays, released: it keeps the epoch and names its last holder to a runner
+        # that lost the lock to this one
+        found = self._identity(self.ddl)
         if found is not None and found[0].token == me.token:
-            self.ddl.comment(LOCK_TABLE, self._comment(me, released=True))
+            self._insert(self.ddl, me, released=True)
