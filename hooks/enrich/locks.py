@@ -156,7 +156,7 @@ def _me() -> Holder:
 
 class _Backend(Protocol):
     def take(self, me: Holder) -> tuple[Holder | None, int]: ...
-    def beat(self, me: Holder) -> None: ...
+    def beat(self, me: Holder) -> bool: ...
     def current(self) -> Holder | None: ...
     def drop(self, me: Holder) -> None: ...
 
@@ -171,13 +171,13 @@ class WarehouseLock:
         self.lease = lease_seconds()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        # when the store last confirmed that we hold the lock (time.monotonic)
-        self._confirmed = 0.0
+        # when the last heartbeat the store recorded for us was sent (time.monotonic): the lease
+        # runs from there, so nobody can have taken the lock over for a lease after it
+        self._beaten = 0.0
         # dbt runs models on several threads and each may check before a write; the warehouse
         # backend reads through one client, which takes one query at a time
         self._checking = threading.Lock()
-        # once lost, lost for good: later checks raise without asking the store (a heartbeat that was
-        # in flight when the process was paused could have rewritten it)
+        # once lost, lost for good: later checks raise at once, and the heartbeat stops
         self._lost: EnrichError | None = None
 
     @property
@@ -191,9 +191,10 @@ class WarehouseLock:
 
     def acquire(self) -> Holder | None:
         """Take the lock or raise naming the holder; returns a dead holder taken over, if any."""
+        sent = time.monotonic()
         taken_over, epoch = self.backend.take(self.me)
         self.me = Holder(self.me.token, self.me.host, self.me.pid, self.me.since, epoch)
-        self._confirmed = time.monotonic()
+        self._beaten = sent
         self._thread = threading.Thread(target=self._beat, name="warehouse-lock-heartbeat", daemon=True)
         self._thread.start()
         return taken_over
@@ -202,14 +203,17 @@ class WarehouseLock:
         while not self._stop.wait(heartbeat_seconds(self.lease)):
             # a missed beat only shortens the lease; the run goes on (and check() stops it once the
             # lease may have run out)
+            sent = time.monotonic()
             with contextlib.suppress(Exception):
-                self.backend.beat(self.me)
+                if self.backend.beat(self.me):
+                    self._beaten = sent
 
     def check(self) -> None:
         """Raise LockLost unless the lock still names this holder and epoch.
 
         A store that does not answer cannot have handed the lock over before our lease ran out: the
-        check passes while the last confirmation is younger than the lease, and stops the run after.
+        check passes while the last heartbeat it recorded is younger than the lease, and stops the
+        run after.
         """
         if self._lost is not None:
             raise self._lost
@@ -218,7 +222,7 @@ class WarehouseLock:
             with self._checking:
                 holder = self.backend.current()
         except Exception as ex:
-            if started - self._confirmed < self.lease:
+            if started - self._beaten < self.lease:
                 return
             raise EnrichError(
                 f"cannot confirm the lock of the warehouse {self.warehouse} for longer than its "
@@ -228,7 +232,6 @@ class WarehouseLock:
             self._lost = lost(holder)
             self._stop.set()
             raise self._lost
-        self._confirmed = started
 
     def release(self) -> None:
         self._stop.set()
@@ -294,15 +297,16 @@ class PgLockBackend:
         ).fetchone()
         return None if row is None else Holder(row[0], row[1], row[2], row[3].isoformat(), row[4])
 
-    def beat(self, me: Holder) -> None:
+    def beat(self, me: Holder) -> bool:
         # the heartbeat thread has a connection of its own: psycopg connections are not shared
         if self._beat_conn is None or self._beat_conn.closed:
             self._beat_conn = psycopg.connect(self.store.url, autocommit=True, connect_timeout=5)
-        self._beat_conn.execute(
+        updated = self._beat_conn.execute(
             "update ops_warehouse_locks set heartbeat_at = now()"
             " where job = %s and warehouse = %s and holder = %s and released_at is null",
             [JOB, self.warehouse, me.token],
         )
+        return updated.rowcount == 1
 
     def drop(self, me: Holder) -> None:
         if self._beat_conn is not None:
@@ -416,8 +420,9 @@ class ClickHouseLockBackend:
         found = self._identity(self.ddl)
         return None if found is None else found[0]
 
-    def beat(self, me: Holder) -> None:
+    def beat(self, me: Holder) -> bool:
         self._insert(self.heartbeat_ddl, me)
+        return True
 
     def drop(self, me: Holder) -> None:
         # the table stays, released: it keeps the epoch and names its last holder to a runner
