@@ -43,9 +43,10 @@ bench-100x: install postgres
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench --100x $(if $(HOME_100X),--home-100x $(HOME_100X))
 
-## Not in CI: 100 random SIGKILLs over reference-scale runs, restarting only with --resume (about an hour).
+## Not in CI: 4 lease-takeover episodes (a runner paused past its lease, a second one taking over), then
+## 100 random SIGKILLs over reference-scale runs, restarting only with --resume (about an hour).
 torture: install postgres
-	POSTGRES_URL=$${POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} $(BIN)/python -m bench.torture --kills 100 --scale reference
+	POSTGRES_URL=$${POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} $(BIN)/python -m bench.torture --kills 100 --scale reference --takeovers 4
 
 postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start

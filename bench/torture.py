@@ -3,6 +3,7 @@ load value corrections and appended trades between kills, and check after every 
 four result tables equal a fresh uninterrupted run on the same data.
 
     python -m bench.torture --kills 100 --scale reference
+    python -m bench.torture --kills 0 --takeovers 4      # lease-takeover episodes only (bench/takeover.py)
 
 An episode starts a run (`--fresh`, `--changed` or a plain `enrich run`), kills it at random
 moments (a timer, or a kill point of `enrich.killpoints`: a checkpoint written but not renamed,
@@ -207,8 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20261129)
     parser.add_argument("--home", type=Path, default=ROOT / "bench" / "work" / "torture")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "torture.json")
+    parser.add_argument("--takeovers", type=int, default=0,
+                        help="lease-takeover episodes on a server warehouse (bench/takeover.py)")
+    parser.add_argument("--takeover-scale", default="tiny", choices=["tiny", "reference"])
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
+    if args.takeovers:
+        code = run_takeovers(args, rng)
+        if code or not args.kills:
+            return code
     home, log = args.home, args.home.parent / "torture.log"
     home.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "enrich", "--home", str(home), "seed", "--scale", args.scale],
@@ -245,9 +253,35 @@ def main(argv: list[str] | None = None) -> int:
               f"equal {resumed == fresh}", flush=True)
         # written after every episode, so an interrupted torture still leaves its figures
         summary = summarize(args, attempts, episodes, time.monotonic() - started)
+        if args.takeovers and args.out.exists():
+            summary["takeovers"] = json.loads(args.out.read_text()).get("takeovers")
         args.out.write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps({k: v for k, v in summary.items() if k != "episode_list"}, indent=1))
     return 0 if summary["mismatches"] == 0 else 1
+
+
+def run_takeovers(args: argparse.Namespace, rng: random.Random) -> int:
+    """The takeover episodes first, then the kill episodes (when --kills is above 0); the takeover
+    figures join bench/torture.json under "takeovers", next to the kill episodes' figures."""
+    from bench.pgdb import throwaway_database
+    from bench.takeover import episodes
+
+    started = time.monotonic()
+    with throwaway_database() as url:
+        done = episodes(args.takeovers, args.takeover_scale, "100", rng, args.home.parent / "takeover",
+                        url)
+    summary = json.loads(args.out.read_text()) if args.out.exists() else {}
+    summary["takeovers"] = {
+        "scale": args.takeover_scale, "seed": args.seed, "episodes": len(done),
+        "paused": sum(e["paused"] for e in done),
+        "stopped_by_fencing": sum(e["a_exit"] == 4 for e in done if e["paused"]),
+        "mismatches": sum(not e["equal"] for e in done),
+        "duplicated_rows": sum(e["duplicated_rows"] for e in done),
+        "seconds": round(time.monotonic() - started),
+        "loadavg": Path("/proc/loadavg").read_text().split()[:3], "episode_list": done}
+    args.out.write_text(json.dumps(summary, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in summary["takeovers"].items() if k != "episode_list"}, indent=1))
+    return 1 if summary["takeovers"]["mismatches"] else 0
 
 
 def summarize(args: argparse.Namespace, attempts: list[Attempt], episodes: list[dict],

@@ -19,14 +19,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
 from enrich import killpoints
-from enrich.errors import EnrichError
+from enrich.errors import EnrichError, LockLost
 
 JOB = "full-enrichment"
 STATUSES = ("running", "stopped", "complete")
@@ -349,9 +349,27 @@ class PgStore:
             "delete from ops_run_checkpoints where job = %s and warehouse = %s", [JOB, warehouse]
         )
 
-    def save(self, checkpoint: Checkpoint, ledger: list[LedgerRow]) -> None:
+    def save(self, checkpoint: Checkpoint, ledger: list[LedgerRow],
+             fence: tuple[str, int] | None = None) -> None:
+        """Upsert the checkpoint and the ledger rows in one transaction; with FENCE (the holder
+        token and epoch of the warehouse lock) only while the lock row still holds them, checked in
+        that transaction: the row is read FOR SHARE, so a takeover (which updates it FOR UPDATE)
+        waits for this commit, or this save sees the takeover and writes nothing."""
         conn = self.connection()
         with conn.transaction():
+            if fence is not None:
+                holder = conn.execute(
+                    "select holder, epoch, host, pid, acquired_at from ops_warehouse_locks"
+                    " where job = %s and warehouse = %s for share",
+                    [checkpoint.job, checkpoint.warehouse],
+                ).fetchone()
+                if holder is None or (holder[0], holder[1]) != fence:
+                    who = (f"pid {holder[3]} on host {holder[2]} (since {holder[4].isoformat()}), "
+                           f"epoch {holder[1]}" if holder is not None
+                           else "another runner (which has since released it)")
+                    raise LockLost(
+                        f"the warehouse lock was taken over by {who}; this run stopped without writing"
+                    )
             conn.execute(
                 """
                 insert into ops_run_checkpoints (job, warehouse, run_id, status, step, batches_done,
@@ -404,6 +422,15 @@ class PgStore:
                 )
 
 
+class Fence(Protocol):
+    """The warehouse lock as a checkpoint sees it (enrich.locks.WarehouseLock)."""
+
+    @property
+    def pg_fence(self) -> tuple[str, int] | None: ...
+
+    def check(self) -> None: ...
+
+
 class CheckpointWriter:
     """Commits checkpoints: the local file always, Postgres when reachable, with backoff when not.
 
@@ -421,12 +448,17 @@ class CheckpointWriter:
         self.queue_ledger = queue_ledger
         self._failures = 0
         self._next_try = 0.0
+        # the warehouse lock of a server warehouse: no checkpoint is written once it is lost
+        self.fence: Fence | None = None
         # A runner killed between writing and renaming left its temp file; only the holder of the
         # run lock builds a writer, so no other write is in flight.
         for stale in path.parent.glob(f".{path.name}.*.tmp"):
             stale.unlink(missing_ok=True)
 
     def commit(self, checkpoint: Checkpoint, ledger_row: LedgerRow | None = None) -> None:
+        if self.fence is not None:
+            # before the local file too: a runner that lost the lock records nothing it did not do
+            self.fence.check()
         checkpoint.updated_at = now_iso()
         if ledger_row is not None and self.queue_ledger:
             checkpoint.pg_pending.append(asdict(ledger_row))
@@ -441,7 +473,8 @@ class CheckpointWriter:
             return False
         pending = [LedgerRow(**row) for row in checkpoint.pg_pending]
         try:
-            self.store.save(checkpoint, pending)
+            self.store.save(checkpoint, pending,
+                            fence=self.fence.pg_fence if self.fence is not None else None)
         except psycopg.Error as ex:
             self.store.close()
             self._failures += 1

@@ -11,7 +11,9 @@ it creates.
 from __future__ import annotations
 
 import json
+import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
 # dbt is imported when a session is made, not with this module: commands that do not run dbt
 # (status, export, a refresh with nothing to do) start without its seconds of imports
 
+# Statements that only read; every other statement dbt sends writes (creates, inserts, replaces a
+# partition, exchanges, renames, deletes, drops) and is fenced.
+_READS = re.compile(r"^(select|with|show|describe|desc|exists|explain)\b", re.I)
+
 
 class DbtError(EnrichError):
     """A dbt invocation failed; the message names the command and dbt's own error."""
@@ -36,6 +42,9 @@ class DbtSession:
         self._config = config
         self._quiet = quiet
         self._manifest: Any = None
+        # Set by the runner on a warehouse with a lock: raises (LockLost) when the lock is no
+        # longer this runner's; called before every statement of dbt's that writes.
+        self.fence: Callable[[], None] | None = None
         from dbt_common import behavior_flags
 
         behavior_flags.BehaviorFlagRendered._default_source = staticmethod(_calling_module)  # type: ignore[method-assign]
@@ -94,7 +103,19 @@ class DbtSession:
             argv += ["--vars", json.dumps(variables)]
         from dbt.cli.main import dbtRunner
 
-        result = dbtRunner(manifest=self.manifest, callbacks=killpoints.dbt_callbacks()).invoke(argv)
+        callbacks = killpoints.dbt_callbacks()
+        tripped: list[EnrichError] = []
+        if self.fence is not None:
+            callbacks.append(_fence_callback(self.fence, tripped))
+        result = dbtRunner(manifest=self.manifest, callbacks=callbacks).invoke(argv)
+        if tripped:
+            # the statement never ran; dbt reports the node as failed with our message inside
+            raise tripped[0]
+        if self.fence is not None and (result.exception is not None or not result.success):
+            # a statement in flight while the process was paused fails in its own way (a request
+            # cut off by the server, a table the new holder dropped): when the lock is gone, that
+            # is the cause to report
+            self.fence()
         if result.exception is not None:
             raise DbtError(f"{what or 'dbt ' + command} failed: {_one_line(result.exception)}") from None
         self._write_run_results(result)
@@ -121,6 +142,29 @@ class DbtSession:
             raise DbtError(f"dbt {what} failed: {_one_line(result.exception)}") from None
         if not result.success:
             raise DbtError(f"dbt {what} failed; see the dbt log under the home's dbt/logs")
+
+
+def _fence_callback(fence: Callable[[], None], tripped: list[EnrichError]) -> Callable[[Any], None]:
+    """A dbt event callback that runs FENCE before each writing statement.
+
+    dbt-clickhouse logs a statement ("On <connection>: <sql>") right before sending it, inside
+    its exception handler: an exception raised here fails the node before the statement is sent,
+    and every later write of the invocation fails the same way.
+    """
+
+    def on_event(msg: Any) -> None:
+        sql = killpoints.statement_sql(msg)
+        if sql is None or _READS.match(sql):
+            return
+        if tripped:
+            raise tripped[0]
+        try:
+            fence()
+        except EnrichError as ex:
+            tripped.append(ex)
+            raise
+
+    return on_event
 
 
 def _calling_module() -> str:

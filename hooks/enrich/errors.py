@@ -36,3 +36,8 @@ class UnfinishedRun(EnrichError):
     """A plain `enrich run` found an unfinished run's checkpoint."""
 
     exit_code = ExitCode.UNFINISHED
+
+
+class LockLost(EnrichError):
+    """The warehouse lock was taken over while this runner held it (it was paused past its lease):
+    the run stops before its next write, as an error (exit 4)."""

@@ -9,7 +9,7 @@ the results of a failed batch can be read after the run.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,8 @@ class Executor:
         self.ddl = ddl
         self.artifacts = artifacts
         self._invocations = 0
+        # raises when this runner lost the warehouse lock (enrich.locks); a no-op without a lock
+        self.fence: Callable[[], None] = _unfenced
 
     @property
     def client(self) -> Client:
@@ -123,9 +125,15 @@ class Executor:
             parameters={"db": self.ddl.database, "models": list(models)},
         ).result_rows]
         for name in names:
+            self.fence()
             self.ddl.drop_table(name)
         return names
 
     def drop(self, names: Sequence[str]) -> None:
         for name in names:
+            self.fence()
             self.ddl.drop_table(name)
+
+
+def _unfenced() -> None:
+    """The fence of a warehouse without a lock of ours (the embedded engine locks itself)."""

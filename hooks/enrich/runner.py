@@ -176,6 +176,10 @@ class Runner:
                 return unchanged.gates_exit
             session = DbtSession(self.config)
             executor = Executor(session, ddl, self.config.home / "dbt" / "runs")
+            if lock is not None:
+                # fencing: every write this run commits (dbt's statements, the tables it drops,
+                # the checkpoints) first checks that the lock is still ours
+                session.fence = executor.fence = lock.check
             present = executor.existing(_every_table(local, remote))
             decision = decide(self.options, local, remote, present, store.where if store else None)
             if decision.action == "refuse":
@@ -194,6 +198,7 @@ class Runner:
             writer = CheckpointWriter(
                 path, store, self.say, queue_ledger=bool(os.environ.get("POSTGRES_URL"))
             )
+            writer.fence = lock
             with space.reported(target, "the batches committed so far stay checkpointed; free some "
                                         "space, then `enrich run --resume`"):
                 return self._run(decision, writer, executor, warehouse)
@@ -241,7 +246,8 @@ class Runner:
         lock = WarehouseLock(backend, warehouse)
         previous = lock.acquire()
         if previous is not None:
-            self.say(f"took over the warehouse lock of {previous.describe()}, which is no longer running")
+            self.say(f"took over the warehouse lock of {previous.describe()}, which is no longer running"
+                     f" (lock epoch {lock.epoch})")
         return lock
 
     def _run(self, decision: Decision, writer: CheckpointWriter, executor: Executor, warehouse: str) -> int:
@@ -392,6 +398,8 @@ class Runner:
         rebuilt in every table (docs/ARCHITECTURE.md)."""
         cp = state.checkpoint
         scope = RefreshScope(executor.ddl)
+        # the scope table is shared by every runner of the warehouse
+        executor.fence()
         if not cp.scope:
             state.refresh_started()
             scope.clear()

@@ -105,8 +105,9 @@ def enrich_env(**extra: str) -> dict[str, str]:
     return env
 
 
-# Variables under which `enrich` must run in a process of its own: a kill point SIGKILLs its process.
-_PROCESS_ONLY = ("ENRICH_TEST_KILL_AT",)
+# Variables under which `enrich` must run in a process of its own: a kill point SIGKILLs its process,
+# a pause point SIGSTOPs it.
+_PROCESS_ONLY = ("ENRICH_TEST_KILL_AT", "ENRICH_TEST_PAUSE_AT")
 
 
 def run_enrich(

@@ -15,8 +15,12 @@ from pathlib import Path
 import pytest
 from conftest import query, run_enrich, seeded_copy
 
+# the grain of every mart is a gate too (issue 23)
+GRAIN = {"pnl": "flow_id", "pnl_positions": "(wallet_address, condition_id)",
+         "wallet_resolution_outcomes": "(wallet_address, condition_id)", "wallet_accuracy": "wallet_address",
+         "wallet_category_accuracy": "(wallet_address, category)"}
 LABELS = ["1 markets_missing_dim", "2 pnl_nulls", "3 wallets_with_outcomes", "4 pending_mutations",
-          "bad_markets", "quarantine_summary"]
+          "bad_markets", "quarantine_summary", *(f"grain_{mart}" for mart in GRAIN)]
 
 
 def gates(home: Path) -> tuple[int, dict[str, tuple[str, str, str]], str]:
@@ -260,3 +264,28 @@ def test_a_missing_fill_leg_breaks_conservation(home: Path) -> None:
     code, lines, _ = gates(home)
     assert code == 1
     assert symbols(lines) == all_pass_but(bad_markets="❌")
+
+
+@pytest.mark.parametrize("mart", list(GRAIN))
+def test_a_duplicated_row_in_any_mart_fails_its_grain_gate(home: Path, mart: str) -> None:
+    """Issue 23: a runner paused past its lease left every wallet twice in wallet_accuracy and
+    every gate passed. One copied row of any mart now fails the run's gates (exit 1)."""
+    rows = query(home, f"select count() from polymarket.{mart}")[0][0]
+    assert rows > 0
+    query(home, f"insert into polymarket.{mart} select * from polymarket.{mart} "
+                f"order by {GRAIN[mart].strip('()')} limit 1")
+    try:
+        code, lines, out = gates(home)
+        assert code == 1
+        # a flow's P&L counted twice also unbalances its market
+        also = {"bad_markets": "❌"} if mart == "pnl" else {}
+        assert symbols(lines) == all_pass_but(**{f"grain_{mart}": "❌"}, **also)
+        assert lines[f"grain_{mart}"][1:] == ("0", "1")
+        assert "fix: Rebuild it with a new run: `enrich run`" in out
+    finally:
+        # the rows as they were: the copy and its original are identical, keep one
+        query(home, f"create table polymarket.{mart}_dedup as polymarket.{mart}")
+        query(home, f"insert into polymarket.{mart}_dedup select distinct * from polymarket.{mart}")
+        query(home, f"exchange tables polymarket.{mart} and polymarket.{mart}_dedup")
+        query(home, f"drop table polymarket.{mart}_dedup")
+    assert query(home, f"select count() from polymarket.{mart}")[0][0] == rows

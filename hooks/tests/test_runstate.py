@@ -591,7 +591,8 @@ def ledger(run_id: str, idx: int, lo: int, hi: int) -> LedgerRow:
 def test_one_checkpoint_row_per_warehouse_and_an_idempotent_ledger(own_pg: str) -> None:
     store = PgStore(own_pg)
     try:
-        assert store.migrate() == ["001_ops_checkpoints.sql", "002_run_checkpoints_per_warehouse.sql"]
+        assert store.migrate() == ["001_ops_checkpoints.sql", "002_run_checkpoints_per_warehouse.sql",
+                                   "003_warehouse_lock_epoch.sql"]
         assert store.migrate() == []
         cp = checkpoint(run_id="upsert-run", done={"D": [[0, 1]]})
         store.save(cp, [ledger("upsert-run", 0, 0, 1)])
@@ -658,3 +659,36 @@ def test_writer_keeps_ledger_rows_while_postgres_is_away(tmp_path: Path, pg_url:
         assert rows == [(0, 0, 1), (1, 2, 3)]
     finally:
         up.close()
+
+
+def test_a_fenced_checkpoint_is_saved_only_while_the_lock_holds_its_epoch(own_pg: str) -> None:
+    """Issue 23: the Postgres checkpoint of a runner that lost the warehouse lock is refused inside
+    its own transaction, and nothing of it is written."""
+    from enrich.errors import LockLost
+    from enrich.locks import PgLockBackend, WarehouseLock
+
+    store = PgStore(own_pg)
+    try:
+        store.migrate()
+        cp = checkpoint(run_id="fenced-run", done={"D": [[0, 1]]})
+        lock = WarehouseLock(PgLockBackend(store, cp.warehouse), cp.warehouse)
+        lock.acquire()
+        lock._stop.set()  # no heartbeats: the test moves the lock by hand
+        store.save(cp, [ledger("fenced-run", 0, 0, 1)], fence=lock.pg_fence)
+        assert store.load(cp.warehouse).run_id == "fenced-run"
+        # another runner takes the lock over: a new holder and the next epoch
+        store.connection().execute(
+            "update ops_warehouse_locks set holder = 'successor', pid = 4242,"
+            " epoch = nextval('ops_warehouse_lock_epochs') where warehouse = %s", [cp.warehouse])
+        later = checkpoint(run_id="fenced-run", done={"D": [[0, 1], [2, 3]]})
+        with pytest.raises(LockLost, match=r"^the warehouse lock was taken over by pid 4242 on host .*"
+                                           r"; this run stopped without writing$"):
+            store.save(later, [ledger("fenced-run", 1, 2, 3)], fence=lock.pg_fence)
+        with pytest.raises(LockLost):
+            lock.check()
+        assert store.load(cp.warehouse).done == {"D": [[0, 1]]}
+        ledger_rows = store.connection().execute("select count(*) from ops_batch_ledger").fetchone()
+        assert ledger_rows == (1,)
+        assert lock.epoch >= 1
+    finally:
+        store.close()
