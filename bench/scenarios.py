@@ -112,13 +112,6 @@ class _Sources:
         with path.open("rb") as fh:
             return sum(1 for _ in fh) - 1
 
-    def write_header(self, out: Path, name: str) -> None:
-        """`out/NAME.csv` holding only the table's header: its columns but the materialized one."""
-        columns = self.column(
-            "select name from system.columns where database = {db:String} and table = {t:String}"
-            " and default_kind != 'MATERIALIZED' order by position", db=self.database, t=name)
-        (out / f"{name}.csv").write_text(",".join(f'"{c}"' for c in columns) + "\n")
-
     def copies(self, picked: str, tag: str, block_time: str) -> str:
         """The trades_raw rows of the transactions in PICKED (columns k, tx_hash, condition_id: copy k
         of a transaction), with new ids derived from TAG and k, at BLOCK_TIME (an expression of t and
@@ -149,12 +142,6 @@ def write_rows(client: Client, database: str, scenario: str, out: Path, seed: in
         _resolutions(src, out, prepared)
     elif scenario == "corrections":
         _corrections(src, out, prepared)
-    if prepared.files:
-        # `enrich load --append` wants a file for every table but the optional ctf_events, even one
-        # holding no rows (appending nothing leaves the table's rows as they are)
-        for name in ("trades_raw", "markets_dim", "resolutions"):
-            if name not in prepared.files:
-                src.write_header(out, name)
     prepared.save(out)
     return prepared
 
