@@ -36,7 +36,7 @@ KEPT_BY_FRESH = ("int_flows_unioned", "quarantine", "int_source_digests_recorded
 # "--changed: 12 condition(s) changed since the last build, 40 in the refresh scope (0.2 s)"
 REFRESH_LINE = re.compile(r"--changed: ([\d,]+) condition\(s\) changed since the last build, ([\d,]+) in the "
                           r"refresh scope")
-NOOP_LINE = re.compile(r"nothing changed since run (\S+)")
+NOOP_LINE = re.compile(r"the last run (\S+) is complete and nothing changed since")
 GATES_LINE = re.compile(r"(\d+) passed, (\d+) warned, (\d+) failed")
 # events a run that rebuilds nothing must not write
 REBUILD_EVENTS = ("tables_dropped", "batch_committed", "planned", "step_completed")

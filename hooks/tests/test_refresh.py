@@ -73,7 +73,7 @@ def changed_run(home: Path) -> tuple[str, set[str]]:
 def assert_nothing_rebuilt(home: Path) -> None:
     parts = result_parts(home)
     out, events = changed_run(home)
-    assert "nothing changed since run" in out, out
+    assert "is complete and nothing changed since" in out, out
     assert not events & REBUILD_EVENTS, events
     assert result_parts(home) == parts
 
