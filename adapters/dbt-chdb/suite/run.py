@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import json
 import os
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 SUITE = Path(__file__).resolve().parent
@@ -134,7 +135,7 @@ def write_report(results: list[ModuleResult], path: Path, version: str, wall: fl
         for name, message in r.failed:
             lines.append(f"- FAILED `{name}`: {reason_for(name) or 'UNEXPLAINED: ' + message}")
         for name, message in r.skipped:
-            lines.append(f"- skipped `{name}`: {reason_for(name) or message}")
+            lines.append(f"- skipped `{name}`: {reason_for(name) or 'upstream skips it: ' + message}")
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -143,13 +144,32 @@ def main() -> int:
     parser.add_argument("--subset", choices=("all", "ci"), default="all")
     parser.add_argument("--jobs", type=int, default=2, help="modules run at once (one process each)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per module")
-    parser.add_argument("--write", type=Path, help="write the per-module report (SUITE.md) here")
+    parser.add_argument(
+        "--write",
+        type=Path,
+        help="write the per-module report (SUITE.md) here, and the raw results beside it (.json)",
+    )
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="no run: rewrite --write's report from a run's saved results (after editing reasons.py)",
+    )
     parser.add_argument("modules", nargs="*", help="modules relative to tests/integration/adapter")
     args = parser.parse_args()
+    results: list[ModuleResult]
+    if args.render:
+        saved = json.loads(args.render.read_text())
+        results = [ModuleResult(**r) for r in saved["results"]]
+        for r in results:
+            r.failed = [tuple(f) for f in r.failed]  # type: ignore[misc]
+            r.skipped = [tuple(f) for f in r.skipped]  # type: ignore[misc]
+        write_report(results, args.write or args.render.with_suffix(".md"), saved["engine"], saved["wall"])
+        return 0
     modules = args.modules or (list(CI_SUBSET) if args.subset == "ci" else all_modules())
     version = engine_version()
     started = time.monotonic()
-    results: list[ModuleResult] = []
+    results = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(run_module, m, version, args.timeout) for m in modules]
         for future in concurrent.futures.as_completed(futures):
@@ -164,6 +184,8 @@ def main() -> int:
     results.sort(key=lambda r: r.module)
     wall = time.monotonic() - started
     if args.write:
+        raw = {"engine": version, "wall": wall, "results": [asdict(r) for r in results]}
+        args.write.with_suffix(".json").write_text(json.dumps(raw, indent=1) + "\n")
         write_report(results, args.write, version, wall)
     unexplained = [n for r in results for n, _ in r.failed if reason_for(n) is None]
     unexplained += [r.module for r in results if r.crashed and reason_for(r.module) is None]
