@@ -44,7 +44,8 @@ adapter-suite: install
 	$(BIN)/pip install --quiet -e './adapters/dbt-chdb[suite]'
 	$(BIN)/python adapters/dbt-chdb/suite/run.py --write adapters/dbt-chdb/SUITE.md
 
-## Its fast subset: the basic, incremental, materialized-view and snapshot classes.
+## Its fast subset: the basic, incremental, materialized-view and snapshot classes (25 tests, about
+## 130 s on 2 cores; the package index only for dbt-tests-adapter's first install).
 adapter-suite-ci: install
 	$(BIN)/pip install --quiet -e './adapters/dbt-chdb[suite]'
 	$(BIN)/python adapters/dbt-chdb/suite/run.py --subset ci

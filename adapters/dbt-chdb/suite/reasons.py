@@ -30,5 +30,4 @@ REASONS: dict[str, str] = {
         "cluster-only: a Replicated database needs ClickHouse Keeper and {shard}/{replica} macros, "
         "which a single embedded engine does not have"
     ),
-    "view/test_view_sql_security.py": NO_ACCESS_CONTROL + " (SQL SECURITY DEFINER names a user)",
 }
