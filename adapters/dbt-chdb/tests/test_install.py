@@ -4,6 +4,7 @@ Slow (a fresh venv resolves and installs dbt-core, dbt-clickhouse and chDB from 
 a minute or two), so it is not part of the project's `make test`; `make adapter-test` runs it.
 """
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -68,8 +69,11 @@ def test_fresh_venv_install_and_dbt_build(tmp_path: Path) -> None:
     # a real fresh environment: nothing from the interpreter's or the project's site-packages
     venv.EnvBuilder(with_pip=True, system_site_packages=False).create(env_dir)
     python = env_dir / "bin" / "python"
+    # install from a copy: setuptools builds in the source folder (build/), which stays clean
+    source = tmp_path / "dbt-chdb"
+    shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "suite", "tests"))
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", str(PACKAGE)], check=True, timeout=900
+        [str(python), "-m", "pip", "install", "--quiet", str(source)], check=True, timeout=900
     )
     # the plugin imports and nothing resolves to the project's own copy
     where = subprocess.run(
