@@ -1,0 +1,5 @@
+from dbt.tests.adapter.unit_testing.test_invalid_input import BaseUnitTestInvalidInput
+
+
+class TestInvalidInput(BaseUnitTestInvalidInput):
+    pass
