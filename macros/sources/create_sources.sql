@@ -22,6 +22,10 @@
                                 ~ clickhouse_string_literal(column)) -%}
       {% if found.rows | length > 0 and found.rows[0][0] != type %}
         {% do run_query('alter table ' ~ relation ~ on_cluster() ~ ' modify column ' ~ adapter.quote(column) ~ ' ' ~ type) %}
+        {#- the stored `_row_hash` of the rows was computed from the narrower values: recompute it,
+            or the first rewrite of the table (an append copies it) would mark every condition
+            changed -#}
+        {% do run_query('alter table ' ~ relation ~ on_cluster() ~ ' materialize column _row_hash settings mutations_sync = 2') %}
       {% endif %}
     {% endfor %}
   {% endfor %}
