@@ -253,6 +253,8 @@ def test_millisecond_tables_need_one_fresh_run(closed_home) -> None:
     home, _ = closed_home
     # ctf_events' times are whole seconds here: narrowing them loses nothing
     query(home, "alter table polymarket.ctf_events modify column block_time DateTime64(3, 'UTC')")
+    # as a table written before: its stored row hashes computed from the millisecond values
+    query(home, "alter table polymarket.ctf_events materialize column _row_hash settings mutations_sync = 2")
     query(home, "alter table polymarket.pnl modify column block_time DateTime64(3, 'UTC')")
     refused = run_enrich(home, "run", check=False)
     assert refused.returncode == 2
@@ -262,3 +264,9 @@ def test_millisecond_tables_need_one_fresh_run(closed_home) -> None:
     assert query(home, "select table, type from system.columns where database = 'polymarket' "
                        "and name = 'block_time' and table in ('ctf_events', 'pnl') order by table") \
         == [("ctf_events", "DateTime64(6, 'UTC')"), ("pnl", "DateTime64(6, 'UTC')")]
+    # the widening recomputed the stored row hashes: the refresh's change check sees no change
+    columns = [r[0] for r in query(home, "select name from system.columns where database = 'polymarket'"
+                                         " and table = 'ctf_events' and default_kind != 'MATERIALIZED'"
+                                         " order by position")]
+    assert query(home, "select count() from polymarket.ctf_events where _row_hash != cityHash64("
+                       + ", ".join(f"`{c}`" for c in columns) + ")") == [(0,)]
