@@ -39,7 +39,8 @@ from enrich.config import PROJECT_DIR
 SHARDED_SOURCES = ("trades_raw", "ctf_events", "resolutions")
 REPLICATED_SOURCES = ("markets_dim",)
 RESULTS = ("pnl", "pnl_positions", "wallet_resolution_outcomes")
-CROSS_SHARD = ("wallet_accuracy",)
+# per wallet, so across shards: rebuilt from the union (the grain gates check both)
+CROSS_SHARD = ("wallet_accuracy", "wallet_category_accuracy")
 RUN = ("run", "--step", "all", "--fresh")
 EVENTS = "full-enrichment.events.jsonl"
 
