@@ -5,14 +5,15 @@ BIN := $(VENV)/bin
 ENRICH_HOME ?= $(CURDIR)/runtime
 export ENRICH_HOME
 
-.PHONY: install demo test test-dbt lint bench bench-100x torture postgres clean adapter-test adapter-suite adapter-suite-ci
+.PHONY: install demo test test-dbt lint bench bench-100x torture postgres clean adapter-test install-test adapter-suite adapter-suite-ci
 
-$(BIN)/enrich: pyproject.toml adapters/dbt-chdb/pyproject.toml
+$(BIN)/enrich: pyproject.toml setup.py adapters/dbt-chdb/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# the dbt adapter is a package of its own (adapters/dbt-chdb); the project requires it by name,
 	# so it goes in first, editable, from its folder
 	$(BIN)/pip install --quiet -e ./adapters/dbt-chdb
+	# editable: `enrich` runs the dbt project of this checkout (a wheel carries a copy, setup.py)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
@@ -32,10 +33,15 @@ test: install postgres
 lint: install
 	$(BIN)/ruff check hooks bench adapters
 
-## Not in make test (a minute or two, needs the package index): pip-installs adapters/dbt-chdb into a
-## fresh virtual environment and builds a two-model project with `type: chdb`.
+## Not in make test (a minute or two each, needs the package index): installs as a user would, into
+## fresh virtual environments outside the checkout. adapter-test: adapters/dbt-chdb, then a two-model
+## project with `type: chdb`. install-test: that, then the wheels of dbt-chdb and this project, and
+## `enrich seed`, `run`, `gates`, `export` and `dbt` from a directory that is not the checkout.
 adapter-test: install
 	$(BIN)/pytest -q -p no:cacheprovider adapters/dbt-chdb/tests
+
+install-test: install
+	$(BIN)/pytest -q -p no:cacheprovider adapters/dbt-chdb/tests hooks/install_tests
 
 ## dbt-clickhouse's adapter test suite against `type: chdb`, one process per module (chDB opens one
 ## data path per process); rewrites adapters/dbt-chdb/SUITE.md. Fails only on a failure that
@@ -75,4 +81,4 @@ postgres:
 	  echo "PostgreSQL is not answering on 127.0.0.1:5432" >&2; exit 1
 
 clean:
-	rm -rf runtime target logs
+	rm -rf runtime target logs build dist

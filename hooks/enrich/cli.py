@@ -82,7 +82,15 @@ def _cmd_dbt(args: argparse.Namespace, config: Config) -> int:
 
     argv = list(args.dbt_args)
     if argv and not argv[0].startswith("-"):
-        for option, value in (("--project-dir", config.project_dir), ("--profiles-dir", config.profiles_dir)):
+        defaults = [("--project-dir", config.project_dir), ("--profiles-dir", config.profiles_dir)]
+        if config.is_shipped_project:
+            # dbt writes target/ and logs/ under the project by default: inside site-packages
+            # here, so they go to the home (as the runner's do), unless the environment says where
+            defaults += [(option, config.home / "dbt" / folder)
+                         for option, folder, variable in (("--target-path", "target", "DBT_TARGET_PATH"),
+                                                          ("--log-path", "logs", "DBT_LOG_PATH"))
+                         if not os.environ.get(variable)]
+        for option, value in defaults:
             if option not in argv:
                 argv += [option, str(value)]
     result = dbtRunner().invoke(argv)
