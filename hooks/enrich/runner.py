@@ -389,7 +389,7 @@ class Runner:
         if minimum is None:
             minimum = summary.DEFAULT_MIN_RESOLVED
         found = summary.collect(client, database, minimum)
-        for line in summary.lines(found):
+        for line in summary.lines(found.to_json()):
             self.say(line)
 
     def _can_refresh(self, decision: Decision, executor: Executor, project: str) -> bool:

@@ -147,27 +147,34 @@ def ratio_text(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def lines(summary: Summary) -> list[str]:
-    s = summary
+def lines(document: dict[str, Any]) -> list[str]:
+    """The summary as printed, from its JSON form (Summary.to_json, as `enrich status --json` has it)."""
+    d = document
+
+    def money(text: str | None) -> str:
+        return "-" if text is None else usd_text(Decimal(text), grouped=True) or "-"
+
     out = [
         "Results",
-        f"  {s.pairs:,} pairs ({s.resolved_pairs:,} resolved), {s.wallets:,} wallets",
-        f"  total realized P&L {usd_text(s.total_pnl_usd, grouped=True)} USD "
-        f"over the resolved pairs (fees paid {usd_text(s.fees_usd, grouped=True)} USD)",
+        f"  {d['pairs']:,} pairs ({d['resolved_pairs']:,} resolved), {d['wallets']:,} wallets",
+        f"  total realized P&L {money(d['total_realized_pnl_usd'])} USD over the resolved pairs "
+        f"(fees paid {money(d['fees_usd'])} USD)",
     ]
-    if s.quartiles:
-        q1, median, q3 = s.quartiles
-        out.append(f"  accuracy quartiles over {s.rated_wallets:,} wallets with a won or lost position: "
+    if d["accuracy_quartiles"]:
+        q1, median, q3 = d["accuracy_quartiles"]
+        out.append(f"  accuracy quartiles over {d['rated_wallets']:,} wallets with a won or lost position: "
                    f"Q1 {ratio_text(q1)}, median {ratio_text(median)}, Q3 {ratio_text(q3)}")
     else:
         out.append("  accuracy quartiles: no wallet has a won or lost position yet")
     out.append(f"  top {TOP} wallets by realized P&L:")
-    out += [f"    {w.rank}. {w.wallet}  {usd_text(w.pnl_usd, grouped=True):>20} USD  "
-            f"accuracy {ratio_text(w.accuracy)}, {w.positions:,} resolved positions" for w in s.top_pnl]
-    out.append(f"  top {TOP} wallets by accuracy, at least {s.min_resolved:,} resolved positions "
+    out += [f"    {w['rank']}. {w['wallet_address']}  {money(w['pnl_usd']):>20} USD  "
+            f"accuracy {ratio_text(w['accuracy'])}, {w['positions']:,} resolved positions"
+            for w in d["top_by_pnl"]]
+    out.append(f"  top {TOP} wallets by accuracy, at least {d['min_resolved']:,} resolved positions "
                "(--min-resolved):")
-    out += [f"    {w.rank}. {w.wallet}  {ratio_text(w.accuracy)}  {w.wins:,} won, {w.losses:,} lost, "
-            f"{w.pushes:,} push  P&L {usd_text(w.pnl_usd, grouped=True)} USD" for w in s.top_accuracy]
-    if not s.top_accuracy:
+    out += [f"    {w['rank']}. {w['wallet_address']}  {ratio_text(w['accuracy'])}  {w['wins']:,} won, "
+            f"{w['losses']:,} lost, {w['pushes']:,} push  P&L {money(w['pnl_usd'])} USD"
+            for w in d["top_by_accuracy"]]
+    if not d["top_by_accuracy"]:
         out.append("    (no wallet has that many)")
     return out
