@@ -63,6 +63,7 @@ def collect(config: Config, min_resolved: int) -> dict[str, Any]:
     target = resolve_target(config)
     client = connect(target)
     try:
+        summary.require_marts(client, target.database, (*summary.MARTS, "wallet_category_accuracy"))
         found = summary.collect(client, target.database, min_resolved)
         histogram = accuracy_histogram(client, target.database)
         categories = category_pnl(client, target.database)

@@ -21,7 +21,8 @@ from enrich.warehouse import table
 # leaderboard counts only wallets with at least this many (`--min-resolved`).
 DEFAULT_MIN_RESOLVED = 10
 TOP = 5
-MARTS = ("pnl_positions", "wallet_accuracy", "wallet_category_accuracy")
+# what the summary reads
+MARTS = ("pnl_positions", "wallet_accuracy")
 USD_PLACES = Decimal("0.000001")
 
 
