@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ENRICH_HOME ?= $(CURDIR)/runtime
 export ENRICH_HOME
 
-.PHONY: install demo test test-dbt lint bench bench-100x torture postgres clean adapter-test install-test adapter-suite adapter-suite-ci
+.PHONY: install demo test test-dbt lint bench bench-100x torture postgres browser clean adapter-test install-test adapter-suite adapter-suite-ci
 
 $(BIN)/enrich: pyproject.toml setup.py adapters/dbt-chdb/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ demo: install
 ## The whole test suite: Python tests (they also run dbt's unit and data tests) against real chDB and Postgres.
 ## Two workers, a test file each, longest files first (hooks/tests/conftest.py): most of a test's time is
 ## single-threaded (dbt's parse and Python), and a file's tests share its warehouse.
-test: install postgres
+test: install postgres browser
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 lint: install
@@ -36,7 +36,7 @@ lint: install
 ## Not in make test (a minute or two each, needs the package index): installs as a user would, into
 ## fresh virtual environments outside the checkout. adapter-test: adapters/dbt-chdb, then a two-model
 ## project with `type: chdb`. install-test: that, then the wheels of dbt-chdb and this project, and
-## `enrich seed`, `run`, `gates`, `export` and `dbt` from a directory that is not the checkout.
+## `enrich seed`, `run`, `gates`, `export`, `report` and `dbt` from a directory that is not the checkout.
 adapter-test: install
 	$(BIN)/pytest -q -p no:cacheprovider adapters/dbt-chdb/tests
 
@@ -79,6 +79,14 @@ postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 	@for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
 	  echo "PostgreSQL is not answering on 127.0.0.1:5432" >&2; exit 1
+
+## The report's test (hooks/tests/test_report.py) drives a real headless Chromium: Debian's chromium and
+## chromedriver, installed once when absent (the package lists fetched only if the install needs them).
+browser:
+	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+	  { apt-get update -qq >/dev/null && apt-get install -y -qq chromium chromium-driver >/dev/null; }; }
 
 clean:
 	rm -rf runtime target logs build dist

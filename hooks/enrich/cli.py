@@ -99,6 +99,23 @@ def _cmd_dbt(args: argparse.Namespace, config: Config) -> int:
     return 2 if result.exception is not None else 1
 
 
+def _cmd_report(args: argparse.Namespace, config: Config) -> int:
+    from enrich import report
+
+    return report.main(config, args)
+
+
+def _count(text: str) -> int:
+    """A whole number >= 0, or argparse's usage error (exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
+
+
 def version() -> str:
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as installed
@@ -169,12 +186,21 @@ def build_parser() -> argparse.ArgumentParser:
                       help="rebuild only the partitions whose flows, resolutions or markets changed")
     run.add_argument("--local-checkpoints-only", action="store_true",
                      help="go on without Postgres checkpoints even when POSTGRES_URL is set")
+    run.add_argument("--min-resolved", type=_count, default=None, metavar="N",
+                     help="the accuracy leaderboard of the closing summary counts wallets with at least N "
+                          "resolved positions (default 10)")
 
     gates = command("gates", _cmd_gates, "run the validation gates (dbt tests) and print the gate table")
     gates.add_argument("--json", action="store_true", help="print the gates as JSON (see README)")
 
     status = command("status", _cmd_status, "checkpoint, progress, timings, mutations, quarantine")
     status.add_argument("--json", action="store_true", help="print the status as JSON (see README)")
+
+    report = command("report", _cmd_report, "write the results as a static HTML page, DIR/index.html")
+    report.add_argument("--out", required=True, metavar="DIR")
+    report.add_argument("--min-resolved", type=_count, default=None, metavar="N",
+                        help="the accuracy leaderboard counts wallets with at least N resolved positions "
+                             "(default 10)")
 
     reset = command("reset", _cmd_reset, "hard reset (backup, drop results) or rebuild one market")
     what = reset.add_mutually_exclusive_group(required=True)

@@ -78,6 +78,8 @@ def test_wheels_install_and_run_outside_the_checkout(tmp_path: Path) -> None:
     assert gates["passed"] and gates["counts"]["fail"] == 0, gates
     ok("export", "pnl", "--out", "pnl.csv")
     assert len((work / "pnl.csv").read_text().splitlines()) > 1
+    ok("report", "--out", "report")
+    assert "<svg" in (work / "report" / "index.html").read_text()
 
     # dbt through enrich from a directory that is not a dbt project, with dbt's own exit codes
     ok("dbt", "test", "--select", "pnl")
