@@ -56,7 +56,7 @@ from enrich.runstate import (
     default_batch_size,
     newest,
 )
-from enrich.scope import DIGESTS_RECORDED, RefreshScope
+from enrich.scope import DIGESTS_RECORDED, RefreshScope, account, describe
 from enrich.warehouse import Target, connect, identity, resolve_target
 
 EXIT_CODES = {signal.SIGINT: ExitCode.INTERRUPTED, signal.SIGTERM: ExitCode.TERMINATED}
@@ -429,11 +429,13 @@ class Runner:
                 self.say("refreshing the upstream models for the scope")
                 executor.refresh_upstream()
             plan = scope.plan(size_option or cp.batch_size or MAX_DEFAULT_BATCH_PAIRS)
-            state.plan_scope(plan, widened.changed, widened.conditions)
+            state.plan_scope(plan, account(cp.refresh, widened, plan, scope.partitions(), steps))
             state.marks(marks, project)
             killpoints.reached("planned")
             self.say(f"plan: {_batches(cp.total_batches)} of the refresh scope, {cp.total_pairs:,} pairs"
                      + (" - nothing changed" if not cp.plan else ""))
+            for line in describe(cp.refresh):
+                self.say(line)
         return self._build_steps(state, steps, executor, gate_vars={"refresh_scope": True})
 
     def _check_step_d_current(self, decision: Decision, current: dict[int, Any]) -> None:

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -24,6 +25,7 @@ from conftest import PROJECT_DIR, embedded, enrich_env, plain, run_enrich, state
 from enrich.checkpoints import JOB, Checkpoint, read_local
 from enrich.cli import build_parser
 from enrich.errors import ExitCode
+from enrich.events import read_events
 
 RUNBOOK = PROJECT_DIR / "docs" / "RUNBOOK.md"
 RESULTS = ("pnl", "pnl_positions", "wallet_resolution_outcomes", "wallet_accuracy")
@@ -135,6 +137,10 @@ class World:
     first: Checkpoint
     changed: Checkpoint
     changed_out: str
+    # what part 2 appended, per source table: its rows and their conditions
+    appended: dict[str, tuple[int, set[str]]]
+    # `enrich status --json` right after the refresh
+    changed_status: dict[str, Any]
     fresh: Checkpoint
     sums_first: dict[str, tuple]
     sums_changed: dict[str, tuple]
@@ -207,15 +213,20 @@ def world(tmp_path_factory: pytest.TempPathFactory, ops_pg: str) -> World:
                      {"c": [new, more, resolving]})
     untouched_first, sums_first = measure(home, untouched, Sums())
 
+    appended = {name: (len(rows), {r["condition_id"].lower() for r in rows}) for name, rows in (
+        ("trades_raw", [*(r for r in trades.rows if later(r)), bad]),
+        ("ctf_events", [r for r in ctf.rows if later(r)]),
+        ("resolutions", [r for r, a in zip(resolutions.rows, arrives, strict=True) if a]))}
     run_enrich(home, *runbook("enrich load <DIR> --append", DIR=part2), env=env)
     changed_out = run_enrich(home, *runbook("enrich run --changed"), env=env).stdout
     changed = read_local(state)
+    changed_status = json.loads(run_enrich(home, "status", "--json", env=env).stdout)
     untouched_changed, sums_changed = measure(home, untouched, Sums())
 
     run_enrich(home, *runbook("enrich run --fresh"), env=env)
     return World(home, env, ops_pg, root, sources, [new, more, resolving], first, changed, changed_out,
-                 read_local(state), sums_first, sums_changed, checksums(home), untouched_first,
-                 untouched_changed)
+                 appended, changed_status, read_local(state), sums_first, sums_changed, checksums(home),
+                 untouched_first, untouched_changed)
 
 
 def test_changed_run_refreshes_only_the_changed_conditions(world: World) -> None:
@@ -240,6 +251,34 @@ def test_changed_run_refreshes_only_the_changed_conditions(world: World) -> None
     assert world.untouched_changed == world.untouched_first
     # ... and the result is what a full run on all the data makes
     assert world.sums_changed == world.sums_fresh
+
+
+def test_a_refresh_accounts_for_what_changed_and_what_it_rebuilt(world: World) -> None:
+    changed = world.changed
+    keys_sql = ("select uniqExact(batch_key) from polymarket.pnl_positions"
+                " where condition_id in {c:Array(String)}")
+    [[(partitions,)]] = probe(world.home, ("query", keys_sql, {"c": world.changed_conditions}))
+    expected = {
+        "changed_conditions": 3, "scope_conditions": 3,
+        "sources": {name: {"conditions": len(conditions), "rows_added": rows, "rows_removed": 0,
+                           "conditions_rewritten": 0}
+                    for name, (rows, conditions) in world.appended.items()},
+        "positions": changed.total_pairs, "batches": changed.total_batches, "partitions": partitions,
+        "upstream": ["int_flows_unioned", "quarantine", "int_source_digests_recorded"],
+        "replaced": ["pnl", "pnl_positions", "wallet_resolution_outcomes"],
+        "rebuilt_whole": ["wallet_accuracy", "wallet_category_accuracy"],
+    }
+    assert changed.refresh == expected
+    # the run said so, and so do `enrich status` and the event of the plan
+    trades = world.appended["trades_raw"]
+    assert (f"refresh: 3 condition(s) changed, 3 in scope, {changed.total_pairs:,} positions in "
+            f"{changed.total_batches} batch(es)") in world.changed_out
+    assert f"  trades_raw: +{trades[0]:,} -0 rows on {len(trades[1])} condition(s)" in world.changed_out
+    assert f"  {partitions} batch-key partition(s) replaced in pnl, pnl_positions" in world.changed_out
+    assert world.changed_status["checkpoint"]["refresh"] == expected
+    planned = [e for e in read_events(world.home)
+               if e["event"] == "planned" and e["run_id"] == changed.run_id]
+    assert [e["refresh"] for e in planned] == [expected]
 
 
 def engine_holder(home: Path) -> subprocess.Popen[str]:
