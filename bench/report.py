@@ -245,8 +245,10 @@ def _startup_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             f"+{over['min']:.2f} s (status {status['min']:.2f} s vs import {base['min']:.2f} s, fastest of "
             f"{found['repeat']}; medians {status['median']:.2f} s vs {base['median']:.2f} s, "
             f"+{over['median']:.2f} s)", found["met"],
-            f"{over['min'] - margin:.2f} s over the margin: status imports the engine and reads the "
-            "warehouse's figures, Postgres and the checkpoint."))
+            f"{over['min'] - margin:.2f} s over the margin. Status opens the embedded engine on the home "
+            "for the warehouse figures (row counts, pending mutations, quarantine), and opening it loads "
+            f"every table's parts; the no-op `run --changed`, which opens it too, takes {noop['min']:.2f} s. "
+            f"Load average at the end: {found.get('load_average_end')}."))
         changed = found["changed_over_baseline_seconds"]
         rows.append(_row(
             f"startup_changed_noop_{scale}",
