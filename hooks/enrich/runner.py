@@ -59,6 +59,8 @@ from enrich.runstate import (
 from enrich.scope import DIGESTS_RECORDED, RefreshScope
 from enrich.warehouse import Target, connect, identity, resolve_target
 
+# a model that takes this long gets a line on screen as well as in the console log
+MODEL_LINE_SECONDS = 5.0
 EXIT_CODES = {signal.SIGINT: ExitCode.INTERRUPTED, signal.SIGTERM: ExitCode.TERMINATED}
 
 
@@ -176,6 +178,7 @@ class Runner:
                 EventLog(self.config.home).emit("nothing_changed", run_id=unchanged.run_id)
                 return unchanged.gates_exit
             session = DbtSession(self.config)
+            session.on_model = self._model_done
             executor = Executor(session, ddl, self.config.home / "dbt" / "runs")
             if lock is not None:
                 # fencing: every write this run commits (dbt's statements, the tables it drops,
@@ -208,6 +211,14 @@ class Runner:
                 lock.release()
             if store is not None:
                 store.close()
+
+    def _model_done(self, name: str, status: str, seconds: float) -> None:
+        # every model in the log; on screen the slow ones only, or a run prints dozens of views
+        line = f"  model {name}: {status} in {seconds:.1f} s"
+        if seconds >= MODEL_LINE_SECONDS:
+            self.say(line)
+        else:
+            self.console.note(line)
 
     def _unchanged_since(self, local: Any, remote: Any, ddl: Ddl, has_store: bool) -> Checkpoint | None:
         """The complete run a --changed (or --resume) would find nothing to add to, if any: same

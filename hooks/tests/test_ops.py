@@ -282,6 +282,10 @@ def test_a_run_says_when_each_phase_starts_and_ends_with_its_time(world: World) 
                 r"step D started: .*", f"step D complete in {ELAPSED}: .*", r"step E started: .*",
                 f"step E complete in {ELAPSED}: .*", "running the gates", f"gates done in {ELAPSED}",
                 f"run {world.changed.run_id} complete in {ELAPSED}")
+    # every model dbt built, with its time, in the console log (on screen when it took 5 s or more)
+    log = (world.home / f"{JOB}.console.log").read_text()
+    for model in ("int_flows_unioned", "pnl", "wallet_accuracy"):
+        assert re.search(rf"  model {model}: \S+ in \d+\.\d s$", log, re.M), model
 
 
 def test_source_freshness_counts_the_newest_row_of_loaded_data(world: World) -> None:
