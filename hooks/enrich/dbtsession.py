@@ -45,6 +45,9 @@ class DbtSession:
         # Set by the runner on a warehouse with a lock: raises (LockLost) when the lock is no
         # longer this runner's; called before every statement of dbt's that writes.
         self.fence: Callable[[], None] | None = None
+        # Set by the runner: told (model, dbt's status, seconds) as each model finishes, so a long
+        # phase (the upstream build at 100x takes minutes) shows where it is.
+        self.on_model: Callable[[str, str, float], None] | None = None
         from dbt_common import behavior_flags
 
         behavior_flags.BehaviorFlagRendered._default_source = staticmethod(_calling_module)  # type: ignore[method-assign]
@@ -107,6 +110,8 @@ class DbtSession:
         tripped: list[EnrichError] = []
         if self.fence is not None:
             callbacks.append(_fence_callback(self.fence, tripped))
+        if self.on_model is not None:
+            callbacks.append(_model_callback(self.on_model))
         result = dbtRunner(manifest=self.manifest, callbacks=callbacks).invoke(argv)
         if tripped:
             # the statement never ran; dbt reports the node as failed with our message inside
@@ -163,6 +168,17 @@ def _fence_callback(fence: Callable[[], None], tripped: list[EnrichError]) -> Ca
         except EnrichError as ex:
             tripped.append(ex)
             raise
+
+    return on_event
+
+
+def _model_callback(on_model: Callable[[str, str, float], None]) -> Callable[[Any], None]:
+    """A dbt event callback passing each finished model's name, status and time to ON_MODEL."""
+
+    def on_event(msg: Any) -> None:
+        if msg.info.name == "LogModelResult":
+            data = msg.data
+            on_model(data.node_info.node_name, str(data.status), float(data.execution_time))
 
     return on_event
 

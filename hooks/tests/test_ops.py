@@ -20,7 +20,16 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import PROJECT_DIR, embedded, enrich_env, plain, run_enrich, state_file, throwaway_database
+from conftest import (
+    PROJECT_DIR,
+    embedded,
+    enrich_env,
+    freshness,
+    plain,
+    run_enrich,
+    state_file,
+    throwaway_database,
+)
 
 from enrich.checkpoints import JOB, Checkpoint, read_local
 from enrich.cli import build_parser
@@ -147,6 +156,7 @@ class World:
     sums_fresh: dict[str, tuple]
     untouched_first: dict[str, tuple]
     untouched_changed: dict[str, tuple]
+    first_out: str
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +216,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, ops_pg: str) -> World:
 
     state = state_file(home)
     run_enrich(home, *runbook("enrich load <DIR>", DIR=part1), env=env)
-    run_enrich(home, *runbook("enrich run"), env=env)
+    first_out = run_enrich(home, *runbook("enrich run"), env=env).stdout
     first = read_local(state)
     # the rows of every other condition, build timestamps included
     untouched = Sums(RESULTS[:3], "condition_id not in {c:Array(String)}", True,
@@ -226,7 +236,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, ops_pg: str) -> World:
     run_enrich(home, *runbook("enrich run --fresh"), env=env)
     return World(home, env, ops_pg, root, sources, [new, more, resolving], first, changed, changed_out,
                  appended, changed_status, read_local(state), sums_first, sums_changed, checksums(home),
-                 untouched_first, untouched_changed)
+                 untouched_first, untouched_changed, first_out)
 
 
 def test_changed_run_refreshes_only_the_changed_conditions(world: World) -> None:
@@ -279,6 +289,51 @@ def test_a_refresh_accounts_for_what_changed_and_what_it_rebuilt(world: World) -
     planned = [e for e in read_events(world.home)
                if e["event"] == "planned" and e["run_id"] == changed.run_id]
     assert [e["refresh"] for e in planned] == [expected]
+
+
+ELAPSED = r"(\d+\.\d s|\d+:\d\d:\d\d)"
+
+
+def phase_lines(out: str, *patterns: str) -> list[str]:
+    """The lines matching PATTERNS, asserted to appear in that order (each once at least)."""
+    lines = out.splitlines()
+    found, at = [], 0
+    for pattern in patterns:
+        index = next((i for i in range(at, len(lines)) if re.fullmatch(pattern, lines[i])), None)
+        assert index is not None, f"no line {pattern!r} after line {at} of:\n{out}"
+        found.append(lines[index])
+        at = index + 1
+    return found
+
+
+def test_a_run_says_when_each_phase_starts_and_ends_with_its_time(world: World) -> None:
+    phase_lines(world.first_out,
+                "building the upstream models", f"upstream models built in {ELAPSED}",
+                r"plan: 1 batch over 256 keys, .*",
+                r"step D started: 1 batch of 1 to build", r"step D batch 1/1 .* ETA \d+:\d\d:\d\d",
+                f"step D complete in {ELAPSED}: [\\d,]+ pairs in 1 batch",
+                r"step E started: 1 batch of 1 to build",
+                f"step E complete in {ELAPSED}: [\\d,]+ pairs in 1 batch",
+                "running the gates", r"\d+ passed, \d+ warned, \d+ failed", f"gates done in {ELAPSED}",
+                f"run {world.first.run_id} complete in {ELAPSED}")
+    phase_lines(world.changed_out,
+                "refreshing the upstream models for the scope", f"upstream models refreshed in {ELAPSED}",
+                r"step D started: .*", f"step D complete in {ELAPSED}: .*", r"step E started: .*",
+                f"step E complete in {ELAPSED}: .*", "running the gates", f"gates done in {ELAPSED}",
+                f"run {world.changed.run_id} complete in {ELAPSED}")
+    # every model dbt built, with its time, in the console log (on screen when it took 5 s or more)
+    log = (world.home / f"{JOB}.console.log").read_text()
+    for model in ("int_flows_unioned", "pnl", "wallet_accuracy"):
+        assert re.search(rf"  model {model}: \S+ in \d+\.\d s$", log, re.M), model
+
+
+def test_source_freshness_counts_the_newest_row_of_loaded_data(world: World) -> None:
+    # loaded (not seeded) rows from 2024: a live warehouse whose feed stopped that long ago
+    code, statuses = freshness(world.home, world.env)
+    assert code == 1 and {name: s for name, (s, _) in statuses.items()} == {
+        "trades_raw": "error", "ctf_events": "error", "resolutions": "error"}, statuses
+    newest = probe(world.home, ("query", "select toString(max(block_time)) from polymarket.trades_raw", {}))
+    assert statuses["trades_raw"][1][:19] == newest[0][0][0][:19].replace(" ", "T")
 
 
 def engine_holder(home: Path) -> subprocess.Popen[str]:
@@ -480,6 +535,11 @@ def test_reset_all_backs_up_then_forgets_everything(world: World) -> None:
         assert conn.execute("select count(*) from ops_batch_ledger").fetchone()[0] > 0
     status = run_enrich(home, *runbook("enrich status"), env=world.env).stdout
     assert "state.json: none" in status and "checkpoint postgres" in status and "absent" in status
+    # no results to check: one line that says so and what to run, not a gate table of missing tables
+    gates = run_enrich(home, *runbook("enrich gates"), env=world.env, check=False)
+    said = [line for line in gates.stderr.splitlines() if line.strip()]
+    assert gates.returncode == ExitCode.ERROR and len(said) == 1, gates.stdout + gates.stderr
+    assert "no results yet" in said[0] and "run `enrich run`" in said[0] and "Gates" not in gates.stdout
     # the next run starts over, whatever option it is given
     assert "starting a new run" in run_enrich(home, "run", "--resume", env=world.env).stdout
 
