@@ -19,6 +19,17 @@
   {%- else -%}
     {{- column ~ ' between ' ~ bounds[0] ~ ' and ' ~ bounds[1] -}}
   {%- endif -%}
+  {{- test_stall() -}}
+{% endmacro %}
+
+{#- Tests only (var test_stall_seconds, set by `enrich run` under ENRICH_TEST_STALL_AT): the batch's
+    own statement runs that many seconds longer, in the engine, one second per block, so a test can
+    cancel a batch while the engine runs its query (hooks/enrich/killpoints.py). Empty otherwise. -#}
+{% macro test_stall() %}
+  {%- set seconds = var('test_stall_seconds', 0) | int -%}
+  {%- if seconds > 0 -%}
+    {{- ' and (select sum(sleepEachRow(1)) from numbers(' ~ seconds ~ ') settings max_block_size = 1) = 0' -}}
+  {%- endif -%}
 {% endmacro %}
 
 {#- The run's key range as [lo, hi] integers, or none for a single-shot build. -#}
