@@ -5,14 +5,15 @@ BIN := $(VENV)/bin
 ENRICH_HOME ?= $(CURDIR)/runtime
 export ENRICH_HOME
 
-.PHONY: install demo test test-dbt lint bench bench-100x torture postgres clean adapter-test adapter-suite adapter-suite-ci
+.PHONY: install demo test test-dbt lint bench bench-100x torture postgres browser clean adapter-test install-test adapter-suite adapter-suite-ci
 
-$(BIN)/enrich: pyproject.toml adapters/dbt-chdb/pyproject.toml
+$(BIN)/enrich: pyproject.toml setup.py adapters/dbt-chdb/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# the dbt adapter is a package of its own (adapters/dbt-chdb); the project requires it by name,
 	# so it goes in first, editable, from its folder
 	$(BIN)/pip install --quiet -e ./adapters/dbt-chdb
+	# editable: `enrich` runs the dbt project of this checkout (a wheel carries a copy, setup.py)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
@@ -26,16 +27,21 @@ demo: install
 ## The whole test suite: Python tests (they also run dbt's unit and data tests) against real chDB and Postgres.
 ## Two workers, a test file each, longest files first (hooks/tests/conftest.py): most of a test's time is
 ## single-threaded (dbt's parse and Python), and a file's tests share its warehouse.
-test: install postgres
+test: install postgres browser
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check hooks bench adapters
 
-## Not in make test (a minute or two, needs the package index): pip-installs adapters/dbt-chdb into a
-## fresh virtual environment and builds a two-model project with `type: chdb`.
+## Not in make test (a minute or two each, needs the package index): installs as a user would, into
+## fresh virtual environments outside the checkout. adapter-test: adapters/dbt-chdb, then a two-model
+## project with `type: chdb`. install-test: that, then the wheels of dbt-chdb and this project, and
+## `enrich seed`, `run`, `gates`, `export`, `report` and `dbt` from a directory that is not the checkout.
 adapter-test: install
 	$(BIN)/pytest -q -p no:cacheprovider adapters/dbt-chdb/tests
+
+install-test: install
+	$(BIN)/pytest -q -p no:cacheprovider adapters/dbt-chdb/tests hooks/install_tests
 
 ## dbt-clickhouse's adapter test suite against `type: chdb`, one process per module (chDB opens one
 ## data path per process); rewrites adapters/dbt-chdb/SUITE.md. Fails only on a failure that
@@ -74,5 +80,13 @@ postgres:
 	@for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
 	  echo "PostgreSQL is not answering on 127.0.0.1:5432" >&2; exit 1
 
+## The report's test (hooks/tests/test_report.py) drives a real headless Chromium: Debian's chromium and
+## chromedriver, installed once when absent (the package lists fetched only if the install needs them).
+browser:
+	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+	  { apt-get update -qq >/dev/null && apt-get install -y -qq chromium chromium-driver >/dev/null; }; }
+
 clean:
-	rm -rf runtime target logs
+	rm -rf runtime target logs build dist

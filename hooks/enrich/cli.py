@@ -82,13 +82,38 @@ def _cmd_dbt(args: argparse.Namespace, config: Config) -> int:
 
     argv = list(args.dbt_args)
     if argv and not argv[0].startswith("-"):
-        for option, value in (("--project-dir", config.project_dir), ("--profiles-dir", config.profiles_dir)):
+        defaults = [("--project-dir", config.project_dir), ("--profiles-dir", config.profiles_dir)]
+        if config.is_shipped_project:
+            # dbt writes target/ and logs/ under the project by default: inside site-packages
+            # here, so they go to the home (as the runner's do), unless the environment says where
+            defaults += [(option, config.home / "dbt" / folder)
+                         for option, folder, variable in (("--target-path", "target", "DBT_TARGET_PATH"),
+                                                          ("--log-path", "logs", "DBT_LOG_PATH"))
+                         if not os.environ.get(variable)]
+        for option, value in defaults:
             if option not in argv:
                 argv += [option, str(value)]
     result = dbtRunner().invoke(argv)
     if result.success:
         return 0
     return 2 if result.exception is not None else 1
+
+
+def _cmd_report(args: argparse.Namespace, config: Config) -> int:
+    from enrich import report
+
+    return report.main(config, args)
+
+
+def _count(text: str) -> int:
+    """A whole number >= 0, or argparse's usage error (exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
 
 
 def version() -> str:
@@ -161,12 +186,21 @@ def build_parser() -> argparse.ArgumentParser:
                       help="rebuild only the partitions whose flows, resolutions or markets changed")
     run.add_argument("--local-checkpoints-only", action="store_true",
                      help="go on without Postgres checkpoints even when POSTGRES_URL is set")
+    run.add_argument("--min-resolved", type=_count, default=None, metavar="N",
+                     help="the accuracy leaderboard of the closing summary counts wallets with at least N "
+                          "resolved positions (default 10)")
 
     gates = command("gates", _cmd_gates, "run the validation gates (dbt tests) and print the gate table")
     gates.add_argument("--json", action="store_true", help="print the gates as JSON (see README)")
 
     status = command("status", _cmd_status, "checkpoint, progress, timings, mutations, quarantine")
     status.add_argument("--json", action="store_true", help="print the status as JSON (see README)")
+
+    report = command("report", _cmd_report, "write the results as a static HTML page, DIR/index.html")
+    report.add_argument("--out", required=True, metavar="DIR")
+    report.add_argument("--min-resolved", type=_count, default=None, metavar="N",
+                        help="the accuracy leaderboard counts wallets with at least N resolved positions "
+                             "(default 10)")
 
     reset = command("reset", _cmd_reset, "hard reset (backup, drop results) or rebuild one market")
     what = reset.add_mutually_exclusive_group(required=True)

@@ -8,9 +8,18 @@ from pathlib import Path
 
 import yaml
 
-from enrich.errors import UsageError
+from enrich.errors import EnrichError, UsageError
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+_PACKAGE = Path(__file__).resolve().parent
+# In a checkout (and its editable install) the dbt project is the repository root, where plain `dbt`
+# runs too; a wheel carries a copy of it inside the package (setup.py copies it in at build time),
+# as site-packages has no repository root.
+CHECKOUT_DIR = _PACKAGE.parents[1]
+IN_CHECKOUT = _PACKAGE.parent.name == "hooks" and (CHECKOUT_DIR / "dbt_project.yml").is_file()
+SHIPPED_PROJECT_DIR = _PACKAGE / "project"
+PROJECT_DIR = CHECKOUT_DIR if IN_CHECKOUT else SHIPPED_PROJECT_DIR
+# another copy of the project (an operator's edited models, say) instead of the one above
+PROJECT_DIR_VARIABLE = "ENRICH_PROJECT_DIR"
 ENV_FILE = ".env.local"
 PROFILE = "enrich"
 
@@ -43,17 +52,44 @@ class Config:
         profile reads them from there (`env_var('ENRICH_HOME')`, `env_var('ENRICH_TARGET')`).
         """
         load_env_file(Path.cwd() / ENV_FILE)
-        if Path.cwd() != PROJECT_DIR:
-            load_env_file(PROJECT_DIR / ENV_FILE)
-        resolved_home = Path(home or os.environ.get("ENRICH_HOME") or PROJECT_DIR / "runtime").resolve()
+        # the operators keep theirs in the checkout root; an installed package's folder is no
+        # place for settings
+        if IN_CHECKOUT and Path.cwd() != CHECKOUT_DIR:
+            load_env_file(CHECKOUT_DIR / ENV_FILE)
+        project_dir = resolve_project_dir()
+        resolved_home = Path(home or os.environ.get("ENRICH_HOME") or default_home()).resolve()
         resolved_target = target or os.environ.get("ENRICH_TARGET") or None
         if resolved_target:
-            check_target(PROJECT_DIR / "profiles", resolved_target)
+            check_target(project_dir / "profiles", resolved_target)
         os.environ["ENRICH_HOME"] = str(resolved_home)
         if resolved_target:
             os.environ["ENRICH_TARGET"] = resolved_target
         resolved_home.mkdir(parents=True, exist_ok=True)
-        return cls(home=resolved_home, target=resolved_target)
+        return cls(home=resolved_home, target=resolved_target, project_dir=project_dir)
+
+    @property
+    def is_shipped_project(self) -> bool:
+        """The project is the installed package's copy, where nothing may be written."""
+        return self.project_dir == SHIPPED_PROJECT_DIR
+
+
+def default_home() -> Path:
+    """The checkout's runtime/ (the Makefile, the tests and bench use it from any directory), else
+    ./runtime: never a folder inside site-packages."""
+    return CHECKOUT_DIR / "runtime" if IN_CHECKOUT else Path.cwd() / "runtime"
+
+
+def resolve_project_dir() -> Path:
+    """$ENRICH_PROJECT_DIR, else the checkout or the installed package's copy; one without
+    dbt_project.yml is a configuration error naming where it was looked for."""
+    override = os.environ.get(PROJECT_DIR_VARIABLE)
+    project_dir = Path(override).expanduser().resolve() if override else PROJECT_DIR
+    if not (project_dir / "dbt_project.yml").is_file():
+        where = f"{PROJECT_DIR_VARIABLE}={override}" if override else "the installed package"
+        raise EnrichError(f"no dbt project (dbt_project.yml) in {project_dir} ({where}); "
+                          + (f"point {PROJECT_DIR_VARIABLE} at the project's folder" if override
+                             else "reinstall polymarket-enrich from a wheel built by its setup.py"))
+    return project_dir
 
 
 def load_env_file(path: Path) -> None:

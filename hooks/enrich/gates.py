@@ -16,6 +16,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from clickhouse_connect.driver.client import Client
@@ -31,6 +33,8 @@ from enrich.warehouse import connect, resolve_target, table
 SYMBOLS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "error": "❌"}
 # Rows of a stored-failures table the report shows; the table itself holds them all.
 SHOWN_ROWS = 20
+# The last gate results, as `enrich gates --json` prints them, under the home (read by `enrich report`).
+LAST_GATES = "gates.last.json"
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,37 @@ def run_gates(config: Config, session: DbtSession | None = None,
         gates = [_gate_result(client, r) for r in node_results]
     finally:
         client.close()
-    return GateReport(tuple(sorted(gates, key=_display_order)))
+    report = GateReport(tuple(sorted(gates, key=_display_order)))
+    save_last(config, report, scoped=bool(variables and variables.get("refresh_scope")))
+    return report
+
+
+def last_path(config: Config) -> Path:
+    return config.home / LAST_GATES
+
+
+def save_last(config: Config, report: GateReport, scoped: bool) -> None:
+    """Keep the report as `enrich gates --json` prints it, so `enrich report` shows the gates without
+    running them again. A copy for reading only: failing to write it never fails the gates."""
+    document = {"checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "scope": "refresh" if scoped else "all", **report.to_json()}
+    path = last_path(config)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        partial.write_text(json.dumps(document, indent=2, ensure_ascii=False))
+        os.replace(partial, path)
+    except OSError as ex:
+        print(f"could not keep the gate results in {path}: {ex.strerror or ex}", file=sys.stderr)
+        partial.unlink(missing_ok=True)
+
+
+def read_last(config: Config) -> dict[str, Any] | None:
+    """The last gate results kept by save_last; None when there are none (or only a torn file)."""
+    try:
+        document = json.loads(last_path(config).read_text())
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) and isinstance(document.get("gates"), list) else None
 
 
 def _gate_result(client: Client, node_result: Any) -> GateResult:

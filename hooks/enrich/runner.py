@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import yaml
 
-from enrich import contracts, gates, killpoints, mutations, space, swap
+from enrich import contracts, gates, killpoints, mutations, space, summary, swap
 from enrich.changes import key_figures, source_marks
 from enrich.checkpoints import (
     Checkpoint,
@@ -140,6 +140,8 @@ class Runner:
                 self.say(f"the last run {unchanged.run_id} is complete and nothing changed since (the same "
                          "source data and project): nothing to rebuild")
                 EventLog(self.config.home).emit("nothing_changed", run_id=unchanged.run_id)
+                if unchanged.step_request == "all":
+                    self._summarize(client, target.database)
                 return unchanged.gates_exit
             session = DbtSession(self.config)
             session.cancelled = lambda: self.stop.cancelled
@@ -361,7 +363,22 @@ class Runner:
             killpoints.reached("gates")
             state.gates_done(report.exit_code)
         state.complete()
-        return cp.gates_exit if cp.step_request == "all" else 0
+        if cp.step_request != "all":
+            return 0
+        # after the run is recorded complete: the summary only reads, and a run it failed to
+        # print is still a complete run
+        self._summarize(executor.client, executor.ddl.database)
+        return cp.gates_exit
+
+    def _summarize(self, client: Any, database: str) -> None:
+        if summary.missing_marts(client, database):
+            return  # a checkpoint from before a mart existed: the next full run builds it
+        minimum = getattr(self.args, "min_resolved", None)
+        if minimum is None:
+            minimum = summary.DEFAULT_MIN_RESOLVED
+        found = summary.collect(client, database, minimum)
+        for line in summary.lines(found.to_json()):
+            self.say(line)
 
     def _can_refresh(self, decision: Decision, executor: Executor, project: str) -> bool:
         """A --changed run refreshes a scope of conditions when the complete run it follows was

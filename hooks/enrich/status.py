@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import psycopg
 
-from enrich import mutations
+from enrich import mutations, summary
 from enrich.checkpoints import Checkpoint, DamagedCheckpoint, PgStore, read_local, state_path
 from enrich.config import Config
 from enrich.dbtsession import DbtSession
@@ -81,6 +81,38 @@ def ledger_timings(store: PgStore, run_id: str) -> list[StepTiming]:
         StepTiming(step, int(n), int(pairs), int(written), float(secs), first.isoformat(), last.isoformat())
         for step, n, pairs, written, secs, first, last in rows
     ]
+
+
+@dataclass(frozen=True)
+class BatchTiming:
+    step: str
+    batch: int  # 1-based, as the runner prints it
+    key_lo: int
+    key_hi: int
+    pairs: int
+    rows: int
+    seconds: float
+    finished_at: str
+
+
+def event_batches(config: Config, run_id: str) -> list[BatchTiming]:
+    return [
+        BatchTiming(str(e["step"]), int(e["batch"]), int(e["key_lo"]), int(e["key_hi"]), int(e["pairs"]),
+                    int(e["rows"]), float(e["seconds"]), str(e["ts"]))
+        for e in read_events(config.home)
+        if e.get("event") == "batch_committed" and e.get("run_id") == run_id
+    ]
+
+
+def ledger_batches(store: PgStore, run_id: str) -> list[BatchTiming]:
+    rows = store.connection().execute(
+        "select step, batch_idx, key_lo, key_hi, pairs, rows_written, seconds, finished_at"
+        " from ops_batch_ledger where run_id = %s order by finished_at, step, batch_idx",
+        [run_id],
+    ).fetchall()
+    return [BatchTiming(step, int(idx) + 1, int(lo), int(hi), int(pairs), int(written), float(secs),
+                        finished.isoformat())
+            for step, idx, lo, hi, pairs, written, secs, finished in rows]
 
 
 def _summary(cp: Checkpoint) -> dict[str, Any]:
@@ -172,6 +204,26 @@ class Collector:
                     return timings
         return event_timings(self.config, latest.run_id)
 
+    def last_run(self) -> tuple[Checkpoint | None, list[StepTiming], list[BatchTiming]]:
+        """The newest run's checkpoint and its timings per step and per batch (for `enrich report`),
+        from where the status reads them: the Postgres ledger when it answers, else the run events."""
+        url = os.environ.get("POSTGRES_URL")
+        store = PgStore(url) if url else None
+        try:
+            local, remote, _ = self._checkpoints(store)
+            latest = newest(local, remote)
+            if latest is None:
+                return None, [], []
+            steps = self._timings(store, latest)
+            batches: list[BatchTiming] = []
+            if store is not None:
+                with contextlib.suppress(psycopg.Error):
+                    batches = ledger_batches(store, latest.run_id)
+            return latest, steps, batches or event_batches(self.config, latest.run_id)
+        finally:
+            if store is not None:
+                store.close()
+
     @staticmethod
     def _progress(cp: Checkpoint | None, timings: list[StepTiming], running: bool) -> dict[str, Any] | None:
         if cp is None:
@@ -247,6 +299,10 @@ class Collector:
                     " group by source_table, action, reason order by source_table, action, reason"
                 ).result_rows
             ]
+        # two small queries on the marts (their row counts at most): cheap enough for every status
+        results = None
+        if not summary.missing_marts(client, database):
+            results = summary.collect(client, database).to_json()
         return {
             "available": True,
             "pending_mutations": len(pending),
@@ -256,6 +312,7 @@ class Collector:
             ],
             "tables": tables,
             "quarantine": quarantine,
+            "summary": results,
         }
 
 
@@ -329,6 +386,9 @@ def render(report: dict[str, Any], out: TextIO) -> None:
     say("tables:")
     for name, rows in figures["tables"].items():
         say(f"  {name:<28} {'absent' if rows is None else f'{rows:,} rows'}")
+    if figures["summary"] is not None:
+        for line in summary.lines(figures["summary"]):
+            say(line)
     if figures["quarantine"] is None:
         say("quarantine: not built yet (`enrich run` and `enrich gates` build it)")
         return

@@ -42,8 +42,8 @@ ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127
 LONGEST_FIRST = (
     "test_kill_loop.py", "test_runner.py", "test_refresh.py", "test_loader.py", "test_ops.py",
     "test_reliability.py", "test_gates.py", "test_shards.py", "test_models_d.py", "test_server.py",
-    "test_cluster.py", "test_warehouse_lock.py", "test_outcomes.py", "test_seed.py", "test_lens.py",
-    "test_adapter.py", "test_cli.py",
+    "test_cluster.py", "test_warehouse_lock.py", "test_report.py", "test_outcomes.py", "test_seed.py",
+    "test_lens.py", "test_adapter.py", "test_cli.py",
 )
 
 

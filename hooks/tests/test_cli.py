@@ -5,6 +5,7 @@ error does not need a second process."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -136,6 +137,36 @@ def test_enrich_dbt_runs_from_any_directory_with_dbts_exit_code(
     said = capfd.readouterr()
     assert "no_such_macro" in said.out + said.err
     assert not (elsewhere / "target").exists() and not (elsewhere / "logs").exists()
+
+
+def test_enrich_project_dir_runs_another_copy_of_the_project(
+        clean_env: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    """ENRICH_PROJECT_DIR replaces the checkout's (or the installed package's) project; a folder
+    without dbt_project.yml is a configuration error naming it, never a traceback."""
+    copy = clean_env / "project"
+    copy.mkdir()
+    for name in ("dbt_project.yml", "models", "macros", "tests", "profiles"):
+        source = PROJECT_DIR / name
+        if source.is_dir():
+            shutil.copytree(source, copy / name)
+        else:
+            shutil.copy2(source, copy / name)
+    (copy / "models" / "only_in_the_copy.sql").write_text("select 1 as x\n")
+    home = str(clean_env / "home")
+    # the command writes its home back to the environment: restored after the test
+    monkeypatch.setenv("ENRICH_HOME", home)
+    monkeypatch.setenv("ENRICH_PROJECT_DIR", str(copy))
+    capfd.readouterr()
+    assert main("--home", home, "dbt", "ls", "--select", "only_in_the_copy", "--resource-type", "model",
+                "--output", "name", "--quiet") == 0
+    assert capfd.readouterr().out.split() == ["only_in_the_copy"]
+
+    monkeypatch.setenv("ENRICH_PROJECT_DIR", str(clean_env / "nowhere"))
+    assert main("--home", home, "status") == ExitCode.ERROR
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"no dbt project (dbt_project.yml) in {clean_env / 'nowhere'}" in err
+    assert "ENRICH_PROJECT_DIR" in err
 
 
 def test_a_reader_that_goes_away_gets_no_error(tmp_path: Path) -> None:
