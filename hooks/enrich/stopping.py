@@ -178,13 +178,12 @@ class QueryKiller:
     process). The lookup and the kill exclude themselves by query id.
 
     Which queries: on the embedded engine every query it runs is this process's (chDB allows one
-    process per data directory), so all of them, whatever sent them: dbt's statements, the column
-    probes dbt-clickhouse sends without its query comment (`SELECT * FROM (<model>) LIMIT 0`,
-    whose scalar subqueries do run), the runner's own. On a server other clients run queries too,
-    and dbt-clickhouse keeps its random query ids to itself: the project's query comment
-    (dbt_project.yml `query-comment`) carries dbt's invocation id, the current one in this
-    process, and the queries whose text holds it are killed; the id is bound as a parameter, so
-    neither statement here holds it in its own text.
+    process per data directory), so all of them, whatever sent them (dbt's statements, the
+    runner's own). On a server other clients run queries too, and dbt-clickhouse keeps its random
+    query ids to itself: the project's query comment (dbt_project.yml `query-comment`) carries
+    dbt's invocation id, the current one in this process, as does the column probe of
+    dbt-clickhouse's contract check (macros/stopping), and the queries whose text holds it are
+    killed; the id is bound as a parameter, so neither statement here holds it in its own text.
     """
 
     def __init__(self, client: Any, embedded: bool) -> None:
