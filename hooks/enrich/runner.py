@@ -495,12 +495,15 @@ def main(config: Config, args: argparse.Namespace) -> int:
             console.say(f"took over the lock of runner pid {stale}, which is no longer running")
         console.say(f"enrich run (pid {os.getpid()}, home {config.home})")
         return Runner(config, args, console, stop).run()
-    except EnrichError as ex:
+    except Exception as ex:
         if stop.cancelled and not isinstance(ex, LockLost):
-            # cancelled before the run's checkpoint was open: there is nothing in flight to record
-            console.say(f"cancelled before the first batch ({ex}); continue with `enrich run --resume`")
+            # cancelled before the run's checkpoint was open (a killed query fails with the engine's
+            # own error): there is nothing in flight to record
+            reason = " ".join(str(ex).split())[:300] or type(ex).__name__
+            console.say(f"cancelled before the first batch ({reason}); continue with `enrich run --resume`")
             return stop.exit_code
-        console.note(f"error: {ex}")
+        if isinstance(ex, EnrichError):
+            console.note(f"error: {ex}")
         raise
     finally:
         stop.restore()
