@@ -1,7 +1,8 @@
 """`python -m bench`: every measurement of issues 6, 14 and 19 in one run, written to results.json and
 RESULTS.md. `python -m bench --100x` (make bench-100x) adds the 100x run under its own key.
 `python -m bench --only refresh` measures issue 19's refresh scenarios alone and keeps every other
-figure of results.json.
+figure of results.json; `--only startup` likewise issue 22's cold start of `enrich status` and of a
+no-op `enrich run --changed`.
 
 The machine is shared, so the figures that matter are ratios of runs made side by side here.
 """
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import breakdown, duckpeer, endtoend, machine, peer, refresh, report
+from bench import breakdown, duckpeer, endtoend, machine, peer, refresh, report, startup
 from bench.home import BenchError, Home
 from bench.pgdb import throwaway_database
 
@@ -102,6 +103,13 @@ def refresh_suite(home: Home, pg_url: str, scenarios: tuple[str, ...]) -> dict[s
     return result
 
 
+def startup_suite(home: Home, pg_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Issue 22: cold start of `enrich status` and a no-op `enrich run --changed`, against the import."""
+    result = startup.measure(home, pg_url, args.repeat_startup, say)
+    result["load_average_end"] = machine.load_average()
+    return result
+
+
 def big_suite(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
     """make bench-100x: seed (reused when seeded) and one end-to-end run at 100x; 10x from the
     `make bench` figures in results.json, or measured here with --measure-10x."""
@@ -155,9 +163,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-profile", action="store_true", help="skip the instrumented run")
     parser.add_argument("--skip-old", action="store_true", help="skip the old approach's mutations")
     parser.add_argument("--skip-duckdb", action="store_true", help="skip the DuckDB peer")
-    parser.add_argument("--only", choices=("refresh",), default=None,
-                        help="measure only this suite (refresh: issue 19's scenarios at --scales) and keep "
-                             "the other figures of the results.json in --out")
+    parser.add_argument("--only", choices=("refresh", "startup"), default=None,
+                        help="measure only this suite (refresh: issue 19's scenarios at --scales; startup: "
+                             "issue 22's cold start at --scales) and keep the other figures of the "
+                             "results.json in --out")
+    parser.add_argument("--repeat-startup", type=int, default=5,
+                        help="repetitions of each cold-start command (min and median kept)")
+    parser.add_argument("--skip-startup", action="store_true", help="skip issue 22's cold-start figures")
     parser.add_argument("--scenarios", default=",".join(refresh.DEFAULT_ORDER),
                         help="the refresh scenarios, in order (default: %(default)s)")
     parser.add_argument("--skip-refresh", action="store_true", help="skip issue 19's refresh scenarios")
@@ -177,7 +189,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.scales = [s for s in args.scales.split(",") if s]
     unknown = set(args.scales) - {"reference", "10x"}
     if unknown or not args.scales or ("reference" not in args.scales and args.only is None):
-        parser.error("--scales takes reference and optionally 10x (with --only refresh, either)")
+        parser.error("--scales takes reference and optionally 10x (with --only, either)")
     args.scenarios = tuple(s for s in args.scenarios.split(",") if s)
     if set(args.scenarios) - set(refresh.TARGETS):
         parser.error(f"--scenarios takes {', '.join(refresh.TARGETS)}")
@@ -197,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     previous = args.out / "results.json"
     if args.only == "refresh":
         return only_refresh(args, json.loads(previous.read_text()) if previous.is_file() else {})
+    if args.only == "startup":
+        return only_startup(args, json.loads(previous.read_text()) if previous.is_file() else {})
     if args.big:
         results = json.loads(previous.read_text()) if previous.is_file() else {}
         try:
@@ -228,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
                 say("10x: end to end, default batch size")
                 results["10x"] = {"end_to_end": endtoend.end_to_end(homes["10x"], pg_url)}
                 say(f"  {results['10x']['end_to_end']['seconds']} s")
+            if not args.skip_startup:
+                # before the refresh scenarios: the home still holds the seeded data, complete
+                results["reference"]["startup"] = startup_suite(homes["reference"], pg_url, args)
             # last: these change the homes' data (and put it back)
             if not args.skip_refresh:
                 for scale, home in homes.items():
@@ -262,6 +279,27 @@ def only_refresh(args: argparse.Namespace, results: dict[str, Any]) -> int:
                 suite["seed"] = seeded
                 suite["machine"] = machine.describe()
                 # the figures first: a later scale's failure must not lose this one's
+                (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    except BenchError as ex:
+        print(f"bench: {ex}", file=sys.stderr)
+        return 1
+    return finish(results, args.out)
+
+
+def only_startup(args: argparse.Namespace, results: dict[str, Any]) -> int:
+    """`--only startup`: the cold-start figures at --scales, into the results.json there is (its
+    other figures kept), then RESULTS.md regenerated."""
+    log = args.work / "bench.log"
+    try:
+        with throwaway_database() as pg_url:
+            for scale in args.scales:
+                home = Home(args.work / scale / "home", scale, log)
+                home.path.mkdir(parents=True, exist_ok=True)
+                say(f"seeding {scale} in {home.path} (reused when already seeded)")
+                seeded = home.seed(args.reseed)
+                results.setdefault(scale, {})["startup"] = suite = startup_suite(home, pg_url, args)
+                suite["seed"] = seeded
+                suite["machine"] = machine.describe()
                 (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     except BenchError as ex:
         print(f"bench: {ex}", file=sys.stderr)

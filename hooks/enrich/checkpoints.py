@@ -86,6 +86,9 @@ class Checkpoint:
     # A refresh (--changed on a complete run): the plan's entries are batches of the refresh
     # scope ([n, n, pairs], enrich.scope), not key ranges.
     scope: bool = False
+    # A refresh's account of itself (RunState.plan_scope): the conditions changed and in scope,
+    # per source table the rows added and removed, the positions, batches and partitions rebuilt.
+    refresh: dict[str, Any] = field(default_factory=dict)
     # The sources' metadata (enrich.changes.source_marks) and the project's files
     # (dbtsession.project_digest) as the run found them before building: a later --changed with
     # both unchanged has nothing to do and says so without starting dbt.
@@ -141,7 +144,8 @@ class Checkpoint:
             raise bad("it is not a JSON object")
         # Postgres stores the state without the local outbox; checkpoints from before the
         # refresh have no scope, marks or project digest
-        data = {"pg_pending": [], "gates_exit": 0, "scope": False, "source_marks": "", "project": "", **data}
+        data = {"pg_pending": [], "gates_exit": 0, "scope": False, "refresh": {}, "source_marks": "",
+                "project": "", **data}
         if data.get("job") != JOB:
             raise bad(f"it belongs to job {data.get('job')!r}, not {JOB!r}")
         expected = {f.name: f.type for f in fields(cls)}
@@ -166,6 +170,7 @@ class Checkpoint:
             "gates_done": bool,
             "gates_exit": int,
             "scope": bool,
+            "refresh": dict,
             "source_marks": str,
             "project": str,
             "started_at": str,

@@ -136,10 +136,12 @@ def _global_options(parser: argparse.ArgumentParser, top: bool) -> None:
     overwritten by the subparser's default.
     """
     default = None if top else argparse.SUPPRESS
-    parser.add_argument("--home", default=default,
-                        help="runtime directory (default $ENRICH_HOME or ./runtime)")
-    parser.add_argument("--target", default=default,
-                        help="dbt target: local (embedded chDB, default), server or cluster")
+    parser.add_argument("--home", default=default, metavar="DIR",
+                        help="the runtime directory: checkpoints, logs, dbt's files and the embedded "
+                             "database (default $ENRICH_HOME, else ./runtime)")
+    parser.add_argument("--target", default=default, metavar="NAME",
+                        help="where the warehouse is: local (embedded chDB), server or cluster "
+                             "(default $ENRICH_TARGET, else local)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,69 +157,106 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, handler: Callable[[argparse.Namespace, Config], int], help: str,
                 ) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help)
+        # the sentence is the subcommand's line in `enrich --help` and heads its own --help
+        sub = commands.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".")
         _global_options(sub, top=False)
         sub.set_defaults(handler=handler)
         return sub
 
-    load = command("load", _cmd_load, "load source tables from NAME.csv / NAME.parquet files in DIR")
-    load.add_argument("directory", metavar="DIR")
-    load.add_argument("--append", action="store_true", help="add the rows instead of replacing the tables")
-    load.add_argument("--allow-empty", action="store_true", help="let a file with no rows empty its table")
+    load = command("load", _cmd_load, "load the source tables from NAME.csv or NAME.parquet files in DIR, "
+                                      "all tables or none")
+    load.add_argument("directory", metavar="DIR",
+                      help="the folder holding trades_raw, ctf_events (optional), markets_dim and "
+                           "resolutions as .csv or .parquet")
+    load.add_argument("--append", action="store_true",
+                      help="add the files' rows to their tables and leave the tables without a file as "
+                           "they are (default: replace every table)")
+    load.add_argument("--allow-empty", action="store_true",
+                      help="let a file with no rows empty a non-empty table (default: refused)")
 
-    seed = command("seed", _cmd_seed, "generate a deterministic synthetic dataset as the source tables")
-    seed.add_argument("--scale", choices=["tiny", "reference", "10x", "100x"], default="reference")
-    seed.add_argument("--seed", type=int, default=42)
+    seed = command("seed", _cmd_seed, "replace the source tables with a deterministic synthetic dataset")
+    seed.add_argument("--scale", choices=["tiny", "reference", "10x", "100x"], default="reference",
+                      help="the dataset's size: tiny (400 pairs), reference (136,931 pairs), 10x or 100x "
+                           "(default reference)")
+    seed.add_argument("--seed", type=int, default=42,
+                      help="the random seed; the same seed writes the same rows (default 42)")
 
-    export = command("export", _cmd_export, "write a model, source or quarantine to .csv or .parquet")
-    export.add_argument("name")
-    export.add_argument("--out", required=True)
+    export = command("export", _cmd_export, "write a model, a source table or the quarantine to a .csv or "
+                                            ".parquet file")
+    export.add_argument("name", metavar="NAME",
+                        help="what to write: a model (e.g. wallet_category_accuracy), a source table or "
+                             "quarantine")
+    export.add_argument("--out", required=True, metavar="FILE",
+                        help="the file to write; its suffix, .csv or .parquet, picks the format (required)")
 
-    run = command("run", _cmd_run, "run Step D, Step E and the gates in resumable batches")
+    run = command("run", _cmd_run, "run Step D, Step E and the gates in resumable, checkpointed batches")
     run.add_argument("--step", choices=["D", "E", "all"], default=None,
-                     help="the step(s) to run (default all; a resume keeps the recorded one)")
-    run.add_argument("--batch-size", type=int, default=None,
-                     help="pairs per batch (default $BATCH_SIZE or automatic)")
+                     help="the step(s) to run: D (P&L), E (resolution accuracy) or all, which ends with "
+                          "the gates (default all; a resume keeps the recorded one)")
+    run.add_argument("--batch-size", type=int, default=None, metavar="N",
+                     help="pairs per batch (default $BATCH_SIZE, else as few even batches as 1,000,000 "
+                          "pairs per batch allows)")
     mode = run.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true",
-                      help="continue the unfinished run (or start one); the one restart command")
-    mode.add_argument("--fresh", action="store_true", help="drop the results and start over")
+                      help="continue the unfinished run, start one when there is none, or bring a "
+                           "complete one up to date: the one restart command")
+    mode.add_argument("--fresh", action="store_true",
+                      help="start over: drop every result table and rebuild it all (a new checkpoint "
+                           "replaces the old one)")
     mode.add_argument("--changed", action="store_true",
-                      help="rebuild only the partitions whose flows, resolutions or markets changed")
+                      help="rebuild only the partitions whose flows, resolutions or markets changed since "
+                           "the last complete run")
     run.add_argument("--local-checkpoints-only", action="store_true",
-                     help="go on without Postgres checkpoints even when POSTGRES_URL is set")
+                     help="keep checkpoints in the local state file only, even when POSTGRES_URL is set "
+                          "(default: Postgres too)")
     run.add_argument("--min-resolved", type=_count, default=None, metavar="N",
                      help="the accuracy leaderboard of the closing summary counts wallets with at least N "
                           "resolved positions (default 10)")
 
-    gates = command("gates", _cmd_gates, "run the validation gates (dbt tests) and print the gate table")
-    gates.add_argument("--json", action="store_true", help="print the gates as JSON (see README)")
+    gates = command("gates", _cmd_gates, "run the validation gates (dbt tests) and print one line per gate; "
+                                         "exit 1 when one fails")
+    gates.add_argument("--json", action="store_true",
+                       help="print one JSON document instead of the table (fields in the README)")
 
-    status = command("status", _cmd_status, "checkpoint, progress, timings, mutations, quarantine")
-    status.add_argument("--json", action="store_true", help="print the status as JSON (see README)")
+    status = command("status", _cmd_status, "show the checkpoint, progress and ETA, timings, pending "
+                                            "mutations, table sizes and quarantine counts")
+    status.add_argument("--json", action="store_true",
+                        help="print one JSON document instead of the text (fields in the README)")
 
-    report = command("report", _cmd_report, "write the results as a static HTML page, DIR/index.html")
-    report.add_argument("--out", required=True, metavar="DIR")
+    report = command("report", _cmd_report, "write the results as a static HTML page, DIR/index.html, "
+                                            "with charts, the leaderboards, the gates and the batch timings")
+    report.add_argument("--out", required=True, metavar="DIR",
+                        help="the folder to write index.html into (created when missing; required)")
     report.add_argument("--min-resolved", type=_count, default=None, metavar="N",
                         help="the accuracy leaderboard counts wallets with at least N resolved positions "
                              "(default 10)")
 
-    reset = command("reset", _cmd_reset, "hard reset (backup, drop results) or rebuild one market")
+    reset = command("reset", _cmd_reset, "hard reset (back up, then drop the results) or rebuild the "
+                                         "partitions of one market")
     what = reset.add_mutually_exclusive_group(required=True)
     what.add_argument("--all", action="store_true",
-                      help="back up and drop the P&L and outcome tables, delete the checkpoints")
-    what.add_argument("--market", metavar="ID", help="recompute the partitions holding market ID")
-    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation (--all)")
+                      help="back up the P&L and outcome tables to Parquet, delete the checkpoints, then "
+                           "drop the tables")
+    what.add_argument("--market", metavar="ID",
+                      help="recompute exactly the batch-key partitions holding market ID")
+    reset.add_argument("--yes", action="store_true",
+                       help="do not ask for confirmation before --all (default: ask on a terminal, refuse "
+                            "without one)")
 
-    dims = command("dims", _cmd_dims, "list markets missing from markets_dim, or merge market rows in")
+    dims = command("dims", _cmd_dims, "list the markets missing from markets_dim, or merge market rows "
+                                      "into it")
     source = dims.add_mutually_exclusive_group(required=True)
-    source.add_argument("--missing", action="store_true", help="list traded markets absent from markets_dim")
+    source.add_argument("--missing", action="store_true",
+                        help="list the traded markets absent from markets_dim (gate 1)")
     source.add_argument("--from", dest="from_file", metavar="FILE",
                         help="merge market rows from a .csv, .parquet or .jsonl file into markets_dim")
-    dims.add_argument("--out", help="file for --missing (default $ENRICH_HOME/missing-markets.txt)")
+    dims.add_argument("--out", metavar="FILE",
+                      help="the file --missing writes (default $ENRICH_HOME/missing-markets.txt)")
 
-    dbt = command("dbt", _cmd_dbt, "run dbt with .env.local and --home applied, e.g. enrich dbt test")
-    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    dbt = command("dbt", _cmd_dbt, "run dbt on this project with .env.local and --home applied, e.g. "
+                                   "enrich dbt test; exits with dbt's code")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, metavar="DBT_ARGS",
+                     help="dbt's command and options, passed as they are (e.g. build --select pnl)")
     return parser
 
 

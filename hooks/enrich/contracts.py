@@ -2,6 +2,8 @@
 
 - Source tables: a home where nothing was loaded has none; dbt would fail with a long compile
   error, so one line says to run `enrich load` (or `enrich seed`) first.
+- Result tables: before the first run, or after `enrich reset --all`, the gates would each fail on
+  a missing table with a fix meant for bad data; one line says there are no results yet instead.
 - Time types: block_time and resolved_at keep microseconds, DateTime64(6, 'UTC') (docs/domain.md
   section 7). Tables created before that hold DateTime64(3); the marts' enforced contracts would
   fail a batch halfway, so the run refuses up front (exit 2) and says to run `enrich run --fresh`
@@ -43,6 +45,21 @@ def require_sources(client: Client, database: str) -> None:
     if missing:
         raise EnrichError(f"nothing is loaded here (no {', '.join(missing)} in {database}): "
                           "run `enrich load DIR` (or `enrich seed`) first")
+
+
+def require_results(client: Client, database: str, tables: tuple[str, ...]) -> None:
+    """Raise when the steps' result tables are not all there: the gates have nothing to check."""
+    present = {row[0] for row in client.query(
+        "select name from system.tables where database = {db:String} and name in {t:Array(String)}",
+        parameters={"db": database, "t": list(tables)},
+    ).result_rows}
+    missing = [name for name in tables if name not in present]
+    if len(missing) == len(tables):
+        raise EnrichError(f"no results yet (no {', '.join(missing)} in {database}), so no gate can be "
+                          "checked: run `enrich run`, which builds them and ends with the gates")
+    if missing:
+        raise EnrichError(f"no {', '.join(missing)} in {database} yet (a run of one step, or an interrupted "
+                          "run): run `enrich run` (`--resume` to continue one) before the gates")
 
 
 def outdated_times(client: Client, database: str) -> list[str]:

@@ -48,6 +48,9 @@ class DbtSession:
         # Set by the runner: true once a second SIGINT/SIGTERM cancelled the work in flight; no
         # statement of dbt's is sent after that (enrich.stopping kills those already running).
         self.cancelled: Callable[[], bool] | None = None
+        # Set by the runner: told (model, dbt's status, seconds) as each model finishes, so a long
+        # phase (the upstream build at 100x takes minutes) shows where it is.
+        self.on_model: Callable[[str, str, float], None] | None = None
         from dbt_common import behavior_flags
 
         behavior_flags.BehaviorFlagRendered._default_source = staticmethod(_calling_module)  # type: ignore[method-assign]
@@ -112,6 +115,8 @@ class DbtSession:
             callbacks.append(_cancel_callback(self.cancelled))
         if self.fence is not None:
             callbacks.append(_fence_callback(self.fence, tripped))
+        if self.on_model is not None:
+            callbacks.append(_model_callback(self.on_model))
         result = dbtRunner(manifest=self.manifest, callbacks=callbacks).invoke(argv)
         if self.cancelled is not None and self.cancelled():
             # whatever dbt made of its killed and refused statements, the cause is the cancel
@@ -183,6 +188,17 @@ def _cancel_callback(cancelled: Callable[[], bool]) -> Callable[[Any], None]:
     def on_event(msg: Any) -> None:
         if cancelled() and killpoints.statement_sql(msg) is not None:
             raise Cancelled("cancelled by a second SIGINT/SIGTERM")
+
+    return on_event
+
+
+def _model_callback(on_model: Callable[[str, str, float], None]) -> Callable[[Any], None]:
+    """A dbt event callback passing each finished model's name, status and time to ON_MODEL."""
+
+    def on_event(msg: Any) -> None:
+        if msg.info.name == "LogModelResult":
+            data = msg.data
+            on_model(data.node_info.node_name, str(data.status), float(data.execution_time))
 
     return on_event
 

@@ -27,7 +27,7 @@ from enrich.config import Config
 from enrich.dbtsession import DbtSession
 from enrich.ddl import Ddl
 from enrich.errors import EnrichError, ExitCode
-from enrich.project import GATE_TAG
+from enrich.project import GATE_TAG, result_tables, steps_from_manifest
 from enrich.warehouse import connect, resolve_target, table
 
 SYMBOLS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "error": "❌"}
@@ -100,6 +100,7 @@ def run_gates(config: Config, session: DbtSession | None = None,
         print(recovered, file=sys.stderr)
     contracts.require_sources(client, target.database)
     session = session or DbtSession(config)
+    contracts.require_results(client, target.database, result_tables(steps_from_manifest(session.manifest)))
     if build_views:
         # The views the gates read (staging) may not exist yet or may predate a change of the
         # project; the tables built from the sources alone (the valid flows, the quarantine) are

@@ -50,6 +50,13 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def since(started: float) -> str:
+    """The time since `started` (time.monotonic()) for a phase's end line: tenths of a second
+    while a phase is short, h:mm:ss once it is long enough that tenths are noise."""
+    seconds = time.monotonic() - started
+    return f"{seconds:.1f} s" if seconds < 60 else _duration(seconds)
+
+
 class Progress:
     """Rate and ETA over the pairs this process has done (resumed pairs do not inflate the rate)."""
 
@@ -62,6 +69,7 @@ class Progress:
         self.pairs_done = pairs_done
         self._start = time.monotonic()
         self._pairs_this_run = 0
+        self._rows_this_run = 0
 
     def batch_done(self, idx: int, lo: int, hi: int, pairs: int, rows: int, seconds: float) -> None:
         self.pairs_done += pairs
@@ -70,8 +78,10 @@ class Progress:
         rate = self._pairs_this_run / elapsed
         remaining = self.total_pairs - self.pairs_done
         eta = _duration(remaining / rate) if rate > 0 else "?"
+        self._rows_this_run += rows
         line = (f"step {self.step} batch {idx + 1}/{self.total_batches} keys {lo}-{hi} pairs {pairs} "
-                f"rows {rows} {seconds:.1f}s {rate:,.0f} pairs/s ETA {eta}")
+                f"rows {rows} {seconds:.1f}s, {self.pairs_done:,}/{self.total_pairs:,} pairs done "
+                f"({self._rows_this_run:,} rows written by this process) {rate:,.0f} pairs/s ETA {eta}")
         if not self.console.tty:
             self.console.say(line)
             return

@@ -34,7 +34,7 @@ from enrich.errors import Cancelled, EnrichError, ExitCode, LockLost, Unfinished
 from enrich.events import EventLog
 from enrich.executor import Executor
 from enrich.locks import ClickHouseLockBackend, PgLockBackend, RunLock, WarehouseLock
-from enrich.progress import Console, Progress
+from enrich.progress import Console, Progress, since
 from enrich.project import (
     FLOWS_MODEL,
     QUARANTINE_MODEL,
@@ -54,9 +54,12 @@ from enrich.runstate import (
     default_batch_size,
     newest,
 )
-from enrich.scope import DIGESTS_RECORDED, RefreshScope
+from enrich.scope import DIGESTS_RECORDED, RefreshScope, account, describe
 from enrich.stopping import QueryKiller, StopFlag
 from enrich.warehouse import Target, connect, identity, resolve_target
+
+# a model that takes this long gets a line on screen as well as in the console log
+MODEL_LINE_SECONDS = 5.0
 
 
 def batch_partitions_var(config: Config) -> int:
@@ -115,6 +118,7 @@ class Runner:
         self.stop = stop
         self.policy = mutations.MutationPolicy.from_env()
         self.options = Options(resume=args.resume, fresh=args.fresh, changed=args.changed, step=args.step)
+        self.started = time.monotonic()
 
     def run(self) -> int:
         target = resolve_target(self.config)
@@ -145,6 +149,7 @@ class Runner:
                 return unchanged.gates_exit
             session = DbtSession(self.config)
             session.cancelled = lambda: self.stop.cancelled
+            session.on_model = self._model_done
             executor = Executor(session, ddl, self.config.home / "dbt" / "runs")
             if lock is not None:
                 # fencing: every write this run commits (dbt's statements, the tables it drops,
@@ -180,6 +185,14 @@ class Runner:
                 lock.release()
             if store is not None:
                 store.close()
+
+    def _model_done(self, name: str, status: str, seconds: float) -> None:
+        # every model in the log; on screen the slow ones only, or a run prints dozens of views
+        line = f"  model {name}: {status} in {seconds:.1f} s"
+        if seconds >= MODEL_LINE_SECONDS:
+            self.say(line)
+        else:
+            self.console.note(line)
 
     def _unchanged_since(self, local: Any, remote: Any, ddl: Ddl, has_store: bool) -> Checkpoint | None:
         """The complete run a --changed (or --resume) would find nothing to add to, if any: same
@@ -309,7 +322,9 @@ class Runner:
         if cp.scope or refreshing:
             return self._refresh(state, executor, steps, size_option, marks, project)
         self.say("building the upstream models")
+        upstream_started = time.monotonic()
         executor.upstream(steps)
+        self.say(f"upstream models built in {since(upstream_started)}")
         figures = key_figures(executor.client, executor.ddl.database, partitions)
         batch_size = size_option or cp.batch_size or default_batch_size(figures.pairs)
         if cp.step_request == "E" and not cp.planned:
@@ -341,6 +356,9 @@ class Runner:
         for step in steps:
             if step.name in cp.steps_done:
                 continue
+            step_started = time.monotonic()
+            left = len(state.remaining(step.name))
+            self.say(f"step {step.name} started: {_batches(left)} of {cp.total_batches} to build")
             if not self._run_step(state, step, executor):
                 state.stopped(self.stop.name)
                 self.say(
@@ -351,18 +369,22 @@ class Runner:
             state.step_complete(step.name)
             killpoints.reached("step_completed")
             self.say(
-                f"step {step.name} complete: {cp.pairs_done(step.name):,} pairs in "
+                f"step {step.name} complete in {since(step_started)}: {cp.pairs_done(step.name):,} pairs in "
                 f"{_batches(len(cp.ranges_done(step.name)))}"
             )
         if cp.step_request == "all" and not cp.gates_done:
+            self.say("running the gates")
+            gates_started = time.monotonic()
             report = gates.run_gates(self.config, executor.session, variables=gate_vars, build_views=False)
             gates.print_report(report)
+            self.say(f"gates done in {since(gates_started)}")
             if gate_vars:
                 self.say("the gates checked the refreshed conditions and the global counts; "
                          "`enrich gates` checks everything")
             killpoints.reached("gates")
             state.gates_done(report.exit_code)
         state.complete()
+        self.say(f"run {cp.run_id} complete in {since(self.started)}")
         if cp.step_request != "all":
             return 0
         # after the run is recorded complete: the summary only reads, and a run it failed to
@@ -413,13 +435,17 @@ class Runner:
                      f"{widened.conditions:,} in the refresh scope ({time.monotonic() - started:.1f} s)")
             if widened.conditions:
                 self.say("refreshing the upstream models for the scope")
+                upstream_started = time.monotonic()
                 executor.refresh_upstream()
+                self.say(f"upstream models refreshed in {since(upstream_started)}")
             plan = scope.plan(size_option or cp.batch_size or MAX_DEFAULT_BATCH_PAIRS)
-            state.plan_scope(plan, widened.changed, widened.conditions)
+            state.plan_scope(plan, account(cp.refresh, widened, plan, scope.partitions(), steps))
             state.marks(marks, project)
             killpoints.reached("planned")
             self.say(f"plan: {_batches(cp.total_batches)} of the refresh scope, {cp.total_pairs:,} pairs"
                      + (" - nothing changed" if not cp.plan else ""))
+            for line in describe(cp.refresh):
+                self.say(line)
         return self._build_steps(state, steps, executor, gate_vars={"refresh_scope": True})
 
     def _check_step_d_current(self, decision: Decision, current: dict[int, Any]) -> None:

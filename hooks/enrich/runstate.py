@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from enrich.checkpoints import Checkpoint, CheckpointWriter, DamagedCheckpoint, LedgerRow, now_iso
 from enrich.errors import EnrichError, ExitCode, UsageError
@@ -339,15 +340,16 @@ class RunState:
         self.checkpoint.scope = True
         self._commit("refresh_started")
 
-    def plan_scope(self, plan: Sequence[Sequence[int]], changed: int, conditions: int) -> None:
-        """Plan (or re-plan, after more data arrived) the refresh: every step builds every batch."""
+    def plan_scope(self, plan: Sequence[Sequence[int]], refresh: dict[str, Any]) -> None:
+        """Plan (or re-plan, after more data arrived) the refresh: every step builds every batch.
+        REFRESH is what changed and what the plan rebuilds (enrich status shows it)."""
         cp = self.checkpoint
         cp.plan = [list(batch) for batch in plan]
         cp.done = {}
         cp.steps_done = [] if plan else list(cp.steps)
         cp.gates_done = not plan
-        self._commit("planned", batches=len(cp.plan), pairs=cp.total_pairs, changed_conditions=changed,
-                     scope_conditions=conditions)
+        cp.refresh = refresh
+        self._commit("planned", batches=len(cp.plan), pairs=cp.total_pairs, refresh=refresh)
 
     def marks(self, source_marks: str, project: str) -> None:
         """The sources and project the results are built from (recorded with the plan)."""

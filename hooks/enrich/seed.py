@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import accumulate
 from string import Template
 from typing import Any
@@ -63,6 +64,10 @@ MAX_MAKERS = 3
 # second form, filled by an INSERT of the select, so that on a cluster the select runs once.
 _CREATE = re.compile(r"\s*create table \$s\.(?P<name>\w+) \((?P<columns>.*)\)\s*engine = MergeTree "
                      r"order by (?P<order>[^\n]+)\s*", re.S)
+# The comment a seeded source table carries (macros/source_loaded_at.sql reads it): the rows' times
+# are historic by design, so `dbt source freshness` takes the seed's own time as their load time.
+# Any later load or append swaps the table and replaces the comment with the swap's own.
+SEED_MARK = "enrich seed: synthetic rows seeded at"
 _CREATE_AS = re.compile(r"\s*create table \$s\.(?P<name>\w+) engine = MergeTree order by (?P<order>.+?) as\n"
                         r"(?P<select>.*)", re.S)
 
@@ -169,6 +174,9 @@ def generate(ddl: Ddl, scale: Scale, seed: int) -> None:
         for name in SOURCE_TABLES:
             ddl.exchange(name, swap.prepare(ddl, name), database=scratch, second_database=database)
         swap.commit(client, ddl, list(SOURCE_TABLES))
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for name in SOURCE_TABLES:
+            ddl.comment(name, f"{SEED_MARK} {stamp}")
     finally:
         ddl.drop_database(scratch)
         swap.recover_interrupted_load(client, ddl)

@@ -28,6 +28,7 @@ from enrich.events import read_events
 from enrich.locks import runner_pid
 from enrich.project import QUARANTINE_MODEL, SOURCE_TABLES, result_tables, steps_from_manifest
 from enrich.runstate import newest
+from enrich.scope import describe
 from enrich.warehouse import Target, connect, identity, resolve_target, table
 
 
@@ -132,6 +133,7 @@ def _summary(cp: Checkpoint) -> dict[str, Any]:
         "started_at": cp.started_at,
         "updated_at": cp.updated_at,
         "tables": cp.tables,
+        "refresh": cp.refresh or None,
     }
 
 
@@ -356,6 +358,8 @@ def render(report: dict[str, Any], out: TextIO) -> None:
             f"{cp['pairs_done']:,}/{cp['total_pairs']:,} pairs"
             + (f" ({share:.0%})" if share is not None else "")
         )
+        for line in describe(cp["refresh"] or {}):
+            say(line)
         progress = report["progress"]
         if progress["rate_pairs_per_s"]:
             line = f"rate: {progress['rate_pairs_per_s']:,.0f} pairs/s"

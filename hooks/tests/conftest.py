@@ -134,6 +134,16 @@ def run_enrich(
     return proc
 
 
+def freshness(home: Path, env: dict[str, str] | None = None) -> tuple[int, dict[str, tuple[str, str]]]:
+    """`enrich dbt source freshness`: its exit code and, per source table, (status, max_loaded_at)."""
+    target = home / "dbt" / "freshness-target"
+    proc = run_enrich(home, "dbt", "source", "freshness", "--target-path", str(target), "--log-path",
+                      str(home / "dbt" / "logs"), env=env, check=False)
+    results = json.loads((target / "sources.json").read_text())["results"]
+    return proc.returncode, {r["unique_id"].rsplit(".", 1)[1]: (r["status"], r["max_loaded_at"])
+                             for r in results}
+
+
 def _run_in_process(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`enrich.cli.main(argv)` as a subprocess would run it: ENV as the whole environment, the project
     as the working directory, its output captured (what Python prints and what the engine writes to

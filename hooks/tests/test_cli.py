@@ -4,6 +4,7 @@ error does not need a second process."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -42,6 +43,31 @@ def test_global_options_go_before_or_after_the_command() -> None:
     # given before the command and not after it, the subcommand's default must not erase it
     mixed = parser.parse_args(["--target", "cluster", "run", "--home", "/h"])
     assert (mixed.home, mixed.target) == ("/h", "cluster")
+
+
+def test_every_subcommand_and_option_has_a_help_text(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    listed = {choice.dest: choice.help or "" for choice in commands._choices_actions}
+    assert set(listed) == set(commands.choices)
+    assert not [name for name, text in listed.items() if len(text.split()) < 4], listed
+    for name, sub in commands.choices.items():
+        with pytest.raises(SystemExit) as done:
+            main(name, "--help")
+        assert done.value.code == 0
+        shown = " ".join(capsys.readouterr().out.split())
+        # the subcommand's sentence heads its own --help
+        assert " ".join(listed[name].split()[1:5]) in shown, (name, shown)
+        for action in sub._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            names = action.option_strings or [action.metavar or action.dest]
+            text = " ".join((action.help or "").split())
+            # a sentence, not a word: what it does, and the default where there is one
+            assert len(text.split()) >= 4, (name, names)
+            assert any(n in shown for n in names) and text[:40] in shown, (name, names, shown)
+            if action.default not in (None, False, argparse.SUPPRESS):
+                assert "default" in text, (name, names)
 
 
 def test_version_names_the_stack(capsys: pytest.CaptureFixture[str]) -> None:

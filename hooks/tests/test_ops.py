@@ -16,14 +16,25 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
-from conftest import PROJECT_DIR, embedded, enrich_env, plain, run_enrich, state_file, throwaway_database
+from conftest import (
+    PROJECT_DIR,
+    embedded,
+    enrich_env,
+    freshness,
+    plain,
+    run_enrich,
+    state_file,
+    throwaway_database,
+)
 
 from enrich.checkpoints import JOB, Checkpoint, read_local
 from enrich.cli import build_parser
 from enrich.errors import ExitCode
+from enrich.events import read_events
 
 RUNBOOK = PROJECT_DIR / "docs" / "RUNBOOK.md"
 RESULTS = ("pnl", "pnl_positions", "wallet_resolution_outcomes", "wallet_accuracy")
@@ -135,12 +146,17 @@ class World:
     first: Checkpoint
     changed: Checkpoint
     changed_out: str
+    # what part 2 appended, per source table: its rows and their conditions
+    appended: dict[str, tuple[int, set[str]]]
+    # `enrich status --json` right after the refresh
+    changed_status: dict[str, Any]
     fresh: Checkpoint
     sums_first: dict[str, tuple]
     sums_changed: dict[str, tuple]
     sums_fresh: dict[str, tuple]
     untouched_first: dict[str, tuple]
     untouched_changed: dict[str, tuple]
+    first_out: str
 
 
 @pytest.fixture(scope="module")
@@ -200,22 +216,27 @@ def world(tmp_path_factory: pytest.TempPathFactory, ops_pg: str) -> World:
 
     state = state_file(home)
     run_enrich(home, *runbook("enrich load <DIR>", DIR=part1), env=env)
-    run_enrich(home, *runbook("enrich run"), env=env)
+    first_out = run_enrich(home, *runbook("enrich run"), env=env).stdout
     first = read_local(state)
     # the rows of every other condition, build timestamps included
     untouched = Sums(RESULTS[:3], "condition_id not in {c:Array(String)}", True,
                      {"c": [new, more, resolving]})
     untouched_first, sums_first = measure(home, untouched, Sums())
 
+    appended = {name: (len(rows), {r["condition_id"].lower() for r in rows}) for name, rows in (
+        ("trades_raw", [*(r for r in trades.rows if later(r)), bad]),
+        ("ctf_events", [r for r in ctf.rows if later(r)]),
+        ("resolutions", [r for r, a in zip(resolutions.rows, arrives, strict=True) if a]))}
     run_enrich(home, *runbook("enrich load <DIR> --append", DIR=part2), env=env)
     changed_out = run_enrich(home, *runbook("enrich run --changed"), env=env).stdout
     changed = read_local(state)
+    changed_status = json.loads(run_enrich(home, "status", "--json", env=env).stdout)
     untouched_changed, sums_changed = measure(home, untouched, Sums())
 
     run_enrich(home, *runbook("enrich run --fresh"), env=env)
     return World(home, env, ops_pg, root, sources, [new, more, resolving], first, changed, changed_out,
-                 read_local(state), sums_first, sums_changed, checksums(home), untouched_first,
-                 untouched_changed)
+                 appended, changed_status, read_local(state), sums_first, sums_changed, checksums(home),
+                 untouched_first, untouched_changed, first_out)
 
 
 def test_changed_run_refreshes_only_the_changed_conditions(world: World) -> None:
@@ -240,6 +261,79 @@ def test_changed_run_refreshes_only_the_changed_conditions(world: World) -> None
     assert world.untouched_changed == world.untouched_first
     # ... and the result is what a full run on all the data makes
     assert world.sums_changed == world.sums_fresh
+
+
+def test_a_refresh_accounts_for_what_changed_and_what_it_rebuilt(world: World) -> None:
+    changed = world.changed
+    keys_sql = ("select uniqExact(batch_key) from polymarket.pnl_positions"
+                " where condition_id in {c:Array(String)}")
+    [[(partitions,)]] = probe(world.home, ("query", keys_sql, {"c": world.changed_conditions}))
+    expected = {
+        "changed_conditions": 3, "scope_conditions": 3,
+        "sources": {name: {"conditions": len(conditions), "rows_added": rows, "rows_removed": 0,
+                           "conditions_rewritten": 0}
+                    for name, (rows, conditions) in world.appended.items()},
+        "positions": changed.total_pairs, "batches": changed.total_batches, "partitions": partitions,
+        "upstream": ["int_flows_unioned", "quarantine", "int_source_digests_recorded"],
+        "replaced": ["pnl", "pnl_positions", "wallet_resolution_outcomes"],
+        "rebuilt_whole": ["wallet_accuracy", "wallet_category_accuracy"],
+    }
+    assert changed.refresh == expected
+    # the run said so, and so do `enrich status` and the event of the plan
+    trades = world.appended["trades_raw"]
+    assert (f"refresh: 3 condition(s) changed, 3 in scope, {changed.total_pairs:,} positions in "
+            f"{changed.total_batches} batch(es)") in world.changed_out
+    assert f"  trades_raw: +{trades[0]:,} -0 rows on {len(trades[1])} condition(s)" in world.changed_out
+    assert f"  {partitions} batch-key partition(s) replaced in pnl, pnl_positions" in world.changed_out
+    assert world.changed_status["checkpoint"]["refresh"] == expected
+    planned = [e for e in read_events(world.home)
+               if e["event"] == "planned" and e["run_id"] == changed.run_id]
+    assert [e["refresh"] for e in planned] == [expected]
+
+
+ELAPSED = r"(\d+\.\d s|\d+:\d\d:\d\d)"
+
+
+def phase_lines(out: str, *patterns: str) -> list[str]:
+    """The lines matching PATTERNS, asserted to appear in that order (each once at least)."""
+    lines = out.splitlines()
+    found, at = [], 0
+    for pattern in patterns:
+        index = next((i for i in range(at, len(lines)) if re.fullmatch(pattern, lines[i])), None)
+        assert index is not None, f"no line {pattern!r} after line {at} of:\n{out}"
+        found.append(lines[index])
+        at = index + 1
+    return found
+
+
+def test_a_run_says_when_each_phase_starts_and_ends_with_its_time(world: World) -> None:
+    phase_lines(world.first_out,
+                "building the upstream models", f"upstream models built in {ELAPSED}",
+                r"plan: 1 batch over 256 keys, .*",
+                r"step D started: 1 batch of 1 to build", r"step D batch 1/1 .* ETA \d+:\d\d:\d\d",
+                f"step D complete in {ELAPSED}: [\\d,]+ pairs in 1 batch",
+                r"step E started: 1 batch of 1 to build",
+                f"step E complete in {ELAPSED}: [\\d,]+ pairs in 1 batch",
+                "running the gates", r"\d+ passed, \d+ warned, \d+ failed", f"gates done in {ELAPSED}",
+                f"run {world.first.run_id} complete in {ELAPSED}")
+    phase_lines(world.changed_out,
+                "refreshing the upstream models for the scope", f"upstream models refreshed in {ELAPSED}",
+                r"step D started: .*", f"step D complete in {ELAPSED}: .*", r"step E started: .*",
+                f"step E complete in {ELAPSED}: .*", "running the gates", f"gates done in {ELAPSED}",
+                f"run {world.changed.run_id} complete in {ELAPSED}")
+    # every model dbt built, with its time, in the console log (on screen when it took 5 s or more)
+    log = (world.home / f"{JOB}.console.log").read_text()
+    for model in ("int_flows_unioned", "pnl", "wallet_accuracy"):
+        assert re.search(rf"  model {model}: \S+ in \d+\.\d s$", log, re.M), model
+
+
+def test_source_freshness_counts_the_newest_row_of_loaded_data(world: World) -> None:
+    # loaded (not seeded) rows from 2024: a live warehouse whose feed stopped that long ago
+    code, statuses = freshness(world.home, world.env)
+    assert code == 1 and {name: s for name, (s, _) in statuses.items()} == {
+        "trades_raw": "error", "ctf_events": "error", "resolutions": "error"}, statuses
+    newest = probe(world.home, ("query", "select toString(max(block_time)) from polymarket.trades_raw", {}))
+    assert statuses["trades_raw"][1][:19] == newest[0][0][0][:19].replace(" ", "T")
 
 
 def engine_holder(home: Path) -> subprocess.Popen[str]:
@@ -441,6 +535,11 @@ def test_reset_all_backs_up_then_forgets_everything(world: World) -> None:
         assert conn.execute("select count(*) from ops_batch_ledger").fetchone()[0] > 0
     status = run_enrich(home, *runbook("enrich status"), env=world.env).stdout
     assert "state.json: none" in status and "checkpoint postgres" in status and "absent" in status
+    # no results to check: one line that says so and what to run, not a gate table of missing tables
+    gates = run_enrich(home, *runbook("enrich gates"), env=world.env, check=False)
+    said = [line for line in gates.stderr.splitlines() if line.strip()]
+    assert gates.returncode == ExitCode.ERROR and len(said) == 1, gates.stdout + gates.stderr
+    assert "no results yet" in said[0] and "run `enrich run`" in said[0] and "Gates" not in gates.stdout
     # the next run starts over, whatever option it is given
     assert "starting a new run" in run_enrich(home, "run", "--resume", env=world.env).stdout
 
