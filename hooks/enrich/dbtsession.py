@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from enrich import killpoints
 from enrich.config import Config
-from enrich.errors import EnrichError
+from enrich.errors import Cancelled, EnrichError
 from enrich.project import project_digest
 
 if TYPE_CHECKING:
@@ -45,6 +45,9 @@ class DbtSession:
         # Set by the runner on a warehouse with a lock: raises (LockLost) when the lock is no
         # longer this runner's; called before every statement of dbt's that writes.
         self.fence: Callable[[], None] | None = None
+        # Set by the runner: true once a second SIGINT/SIGTERM cancelled the work in flight; no
+        # statement of dbt's is sent after that (enrich.stopping kills those already running).
+        self.cancelled: Callable[[], bool] | None = None
         # Set by the runner: told (model, dbt's status, seconds) as each model finishes, so a long
         # phase (the upstream build at 100x takes minutes) shows where it is.
         self.on_model: Callable[[str, str, float], None] | None = None
@@ -108,11 +111,16 @@ class DbtSession:
 
         callbacks = killpoints.dbt_callbacks()
         tripped: list[EnrichError] = []
+        if self.cancelled is not None:
+            callbacks.append(_cancel_callback(self.cancelled))
         if self.fence is not None:
             callbacks.append(_fence_callback(self.fence, tripped))
         if self.on_model is not None:
             callbacks.append(_model_callback(self.on_model))
         result = dbtRunner(manifest=self.manifest, callbacks=callbacks).invoke(argv)
+        if self.cancelled is not None and self.cancelled():
+            # whatever dbt made of its killed and refused statements, the cause is the cancel
+            raise Cancelled(f"{what or 'dbt ' + command} was cancelled")
         if tripped:
             # the statement never ran; dbt reports the node as failed with our message inside
             raise tripped[0]
@@ -168,6 +176,18 @@ def _fence_callback(fence: Callable[[], None], tripped: list[EnrichError]) -> Ca
         except EnrichError as ex:
             tripped.append(ex)
             raise
+
+    return on_event
+
+
+def _cancel_callback(cancelled: Callable[[], bool]) -> Callable[[Any], None]:
+    """A dbt event callback that refuses every statement once the run is cancelled: raised as
+    dbt-clickhouse announces a statement, it fails the node before the statement is sent (as the
+    fence does), so a batch's later statements (its partition replaces) never start."""
+
+    def on_event(msg: Any) -> None:
+        if cancelled() and killpoints.statement_sql(msg) is not None:
+            raise Cancelled("cancelled by a second SIGINT/SIGTERM")
 
     return on_event
 

@@ -41,3 +41,9 @@ class UnfinishedRun(EnrichError):
 class LockLost(EnrichError):
     """The warehouse lock was taken over while this runner held it (it was paused past its lease):
     the run stops before its next write, as an error (exit 4)."""
+
+
+class Cancelled(EnrichError):
+    """A second SIGINT/SIGTERM cancelled the dbt work in flight (enrich.stopping): its statements were
+    killed or refused. The runner stops with the signal's exit code, the cancelled batch not
+    checkpointed."""

@@ -87,6 +87,9 @@ class Executor:
         else:
             variables = {"batch_lo": lo, "batch_hi": hi, "flows_built_this_run": True}
             where = f"{quote_identifier(BATCH_KEY)} between {{lo:UInt32}} and {{hi:UInt32}}"
+        stall = killpoints.stall_seconds("batch")
+        if stall:
+            variables["test_stall_seconds"] = stall
         self._run(models, models, label, variables)
         return sum(int(self.client.query(
             f"select count() from {table(self.ddl.database, model)} where {where}",

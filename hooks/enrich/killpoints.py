@@ -15,6 +15,10 @@ let them also die inside windows too short to hit that way, and at every phase b
   exchange made) and `load-exchange` (between its exchanges); `dims-merged` (`dims --from` filled
   its merged table, not committed yet); `reset-forgotten` (`reset --all` deleted the checkpoints,
   no table dropped yet).
+
+With ENRICH_TEST_STALL_AT=batch:<n>[:<seconds>] the n-th batch the process builds runs its own
+statement in the engine that many seconds longer (600 unless given; macro `test_stall`): a batch
+as long as a test needs, to stop or cancel it while the engine runs its query.
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ from typing import Any
 
 ENV = "ENRICH_TEST_KILL_AT"
 PAUSE_ENV = "ENRICH_TEST_PAUSE_AT"
+STALL_ENV = "ENRICH_TEST_STALL_AT"
 _reached: Counter[str] = Counter()
 _paused: Counter[str] = Counter()
+_stalled: Counter[str] = Counter()
 # dbt-clickhouse logs "On <connection>: <sql>..." before a statement, "SQL status" after it
 _STATEMENT = re.compile(r"^On [^:]*: (?P<sql>.*)$", re.S)
 _COMMENT = re.compile(r"^\s*(/\*.*?\*/\s*|--[^\n]*\n\s*)*", re.S)
@@ -49,6 +55,16 @@ def reached(point: str) -> None:
         if str(_paused[point]) == (count or "1"):
             # stops every thread (the lock's heartbeat too) until SIGCONT, as a paused VM would
             os.kill(os.getpid(), signal.SIGSTOP)
+
+
+def stall_seconds(point: str) -> int:
+    """The seconds the engine's query at POINT should run longer this time (0: not stalled)."""
+    name, _, rest = os.environ.get(STALL_ENV, "").partition(":")
+    if name != point:
+        return 0
+    _stalled[point] += 1
+    count, _, seconds = rest.partition(":")
+    return int(seconds or 600) if str(_stalled[point]) == (count or "1") else 0
 
 
 def statement_sql(msg: Any) -> str | None:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import time
-from types import FrameType
 from typing import Any
 
 import psycopg
@@ -32,7 +30,7 @@ from enrich.checkpoints import (
 from enrich.config import Config
 from enrich.dbtsession import DbtSession
 from enrich.ddl import Ddl
-from enrich.errors import EnrichError, ExitCode, UnfinishedRun, UsageError
+from enrich.errors import Cancelled, EnrichError, ExitCode, LockLost, UnfinishedRun, UsageError
 from enrich.events import EventLog
 from enrich.executor import Executor
 from enrich.locks import ClickHouseLockBackend, PgLockBackend, RunLock, WarehouseLock
@@ -57,45 +55,11 @@ from enrich.runstate import (
     newest,
 )
 from enrich.scope import DIGESTS_RECORDED, RefreshScope, account, describe
+from enrich.stopping import QueryKiller, StopFlag
 from enrich.warehouse import Target, connect, identity, resolve_target
 
 # a model that takes this long gets a line on screen as well as in the console log
 MODEL_LINE_SECONDS = 5.0
-EXIT_CODES = {signal.SIGINT: ExitCode.INTERRUPTED, signal.SIGTERM: ExitCode.TERMINATED}
-
-
-class StopFlag:
-    """SIGINT/SIGTERM ask for a clean stop: the batch in flight finishes and is checkpointed."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.signum: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __bool__(self) -> bool:
-        return self.signum is not None
-
-    def install(self) -> None:
-        for signum in EXIT_CODES:
-            self._previous[signum] = signal.signal(signum, self._handle)
-
-    def restore(self) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        self._previous.clear()
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.signum is None:
-            self.signum = signum
-            self.console.say(f"{signal.Signals(signum).name} received: stopping after the batch in flight")
-
-    @property
-    def name(self) -> str:
-        return signal.Signals(self.signum).name if self.signum else ""
-
-    @property
-    def exit_code(self) -> int:
-        return int(EXIT_CODES.get(self.signum or 0, ExitCode.ERROR))
 
 
 def batch_partitions_var(config: Config) -> int:
@@ -161,8 +125,12 @@ class Runner:
         warehouse = identity(target)
         store = open_store(self.args.local_checkpoints_only, self.say)
         lock: WarehouseLock | None = None
+        killer: Any = None
         try:
             client = connect(target)
+            # a connection of the watchdog's own: the kill must not wait behind the query it kills
+            killer = connect(target)
+            self.stop.killer = QueryKiller(killer, target.embedded)
             ddl = Ddl.for_target(client, target)
             if not target.embedded:
                 lock = self._lock_warehouse(target, ddl, store, warehouse)
@@ -180,6 +148,7 @@ class Runner:
                     self._summarize(client, target.database)
                 return unchanged.gates_exit
             session = DbtSession(self.config)
+            session.cancelled = lambda: self.stop.cancelled
             session.on_model = self._model_done
             executor = Executor(session, ddl, self.config.home / "dbt" / "runs")
             if lock is not None:
@@ -209,6 +178,9 @@ class Runner:
                                         "space, then `enrich run --resume`"):
                 return self._run(decision, writer, executor, warehouse)
         finally:
+            self.stop.killer = None
+            if killer is not None:
+                killer.close()
             if lock is not None:
                 lock.release()
             if store is not None:
@@ -286,12 +258,27 @@ class Runner:
         try:
             return self._steps(state, executor, decision, partitions, size_option)
         except Exception as ex:
+            # a lost lock is not ours to checkpoint over, cancelled or not
+            if self.stop.cancelled and not isinstance(ex, LockLost):
+                return self._cancelled(state, ex)
             events.emit(
                 "run_failed",
                 run_id=state.checkpoint.run_id,
                 error=str(ex).splitlines()[0][:500] if str(ex) else type(ex).__name__,
             )
             raise
+
+    def _cancelled(self, state: RunState, ex: Exception) -> int:
+        """The second signal cancelled the work in flight: whatever dbt call failed with it, the
+        checkpoint holds the batches committed before, and the run is recorded as stopped."""
+        cp = state.checkpoint
+        state.stopped(self.stop.name)
+        what = str(ex).splitlines()[0] if isinstance(ex, Cancelled) and str(ex) else "the work in flight"
+        done = ", ".join(f"{len(cp.ranges_done(s))}/{cp.total_batches} batches of step {s}"
+                         for s in cp.steps if s not in cp.steps_done) or "every step's batches"
+        self.say(f"cancelled: {what}; nothing of it is checkpointed ({done} are); "
+                 "continue with `enrich run --resume`")
+        return self.stop.exit_code
 
     def _steps(
         self,
@@ -491,8 +478,11 @@ class Runner:
             lo, hi, pairs = batch
             idx = cp.plan.index(batch)
             started = time.monotonic()
-            rows = executor.build(step.batched, lo, hi, f"step {step.name} batch {idx + 1}", scope=cp.scope)
+            label = f"step {step.name} batch {idx + 1}"
+            self.stop.batch_started(f"{label}/{cp.total_batches}")
+            rows = executor.build(step.batched, lo, hi, label, scope=cp.scope)
             seconds = time.monotonic() - started
+            self.stop.batch_finished(seconds)
             state.batch_committed(step.name, batch, rows, seconds)
             progress.batch_done(idx, lo, hi, pairs, rows, seconds)
         if self.stop:
@@ -531,8 +521,15 @@ def main(config: Config, args: argparse.Namespace) -> int:
             console.say(f"took over the lock of runner pid {stale}, which is no longer running")
         console.say(f"enrich run (pid {os.getpid()}, home {config.home})")
         return Runner(config, args, console, stop).run()
-    except EnrichError as ex:
-        console.note(f"error: {ex}")
+    except Exception as ex:
+        if stop.cancelled and not isinstance(ex, LockLost):
+            # cancelled before the run's checkpoint was open (a killed query fails with the engine's
+            # own error): there is nothing in flight to record
+            reason = " ".join(str(ex).split())[:300] or type(ex).__name__
+            console.say(f"cancelled before the first batch ({reason}); continue with `enrich run --resume`")
+            return stop.exit_code
+        if isinstance(ex, EnrichError):
+            console.note(f"error: {ex}")
         raise
     finally:
         stop.restore()

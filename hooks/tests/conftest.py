@@ -106,8 +106,8 @@ def enrich_env(**extra: str) -> dict[str, str]:
 
 
 # Variables under which `enrich` must run in a process of its own: a kill point SIGKILLs its process,
-# a pause point SIGSTOPs it.
-_PROCESS_ONLY = ("ENRICH_TEST_KILL_AT", "ENRICH_TEST_PAUSE_AT")
+# a pause point SIGSTOPs it, a stalled batch is there to be signalled.
+_PROCESS_ONLY = ("ENRICH_TEST_KILL_AT", "ENRICH_TEST_PAUSE_AT", "ENRICH_TEST_STALL_AT")
 
 
 def run_enrich(

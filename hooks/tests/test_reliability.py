@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -163,6 +164,109 @@ def test_sigint_stops_after_a_committed_batch_and_nothing_is_half_counted(
         assert files_containing(home, secret) == []
         assert secret not in log.read_text() and not any(secret in text for text in outputs)
         assert secret not in postgres_text(own_pg)
+
+
+# --- 4b. a stop that stops (issue 22): the first signal's estimate, the second signal's cancel ------
+
+STOP_RUN = ("run", "--step", "D", "--batch-size", "60")
+
+
+def wait_for_batches(home: Path, proc: subprocess.Popen[bytes], log: Path, count: int,
+                     before: object) -> None:
+    """Until the run started in PROC has committed COUNT batches of step D to a new checkpoint."""
+    deadline = time.monotonic() + 240
+    while (cp := state(home)) is None or cp == before or len(cp.ranges_done("D")) < count:
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+
+
+def outside_committed(home: Path, ranges: list[list[int]]) -> dict[str, int]:
+    """Per Step D mart, its rows outside the committed key RANGES."""
+    inside = " or ".join(f"batch_key between {lo} and {hi}" for lo, hi in ranges)
+    found = ask(home, {t: f"select count() from {DB}.{t} where not ({inside})" for t in STEP_D_TABLES})
+    return {t: rows[0][0] for t, rows in found.items()}
+
+
+def test_first_signal_says_how_long_and_the_batch_in_flight_is_checkpointed(
+        seeded: tuple[Path, dict[str, list]], tmp_path: Path) -> None:
+    home, reference = seeded
+    log = tmp_path / "run.log"
+    before = state(home)
+    # the third batch's own statement sleeps 8 s in the engine: the signal lands inside it
+    proc = torture.start(home, *STOP_RUN, "--fresh", log=log,
+                         env=enrich_env(ENRICH_TEST_STALL_AT="batch:3:8"))
+    try:
+        wait_for_batches(home, proc, log, 2, before)
+        time.sleep(1)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == ExitCode.INTERRUPTED, log.read_text()
+    finally:
+        proc.kill()
+    stopped = state(home)
+    # the batch in flight finished and was checkpointed, and no batch after it started
+    assert stopped is not None and stopped.status == "stopped" and len(stopped.ranges_done("D")) == 3
+    console = log.read_text()
+    assert re.search(r"SIGINT received: stopping after the batch in flight \(step D batch 3/\d+\b[^)]*"
+                     r"started \d+ s ago[^)]*\); press Ctrl-C again to cancel it", console), console
+    assert "continue with `enrich run --resume`" in console
+
+    resumed = run_enrich(home, *STOP_RUN, "--resume")
+    assert f"resuming {stopped.run_id}" in resumed.stdout
+    found = ask(home, {"leftovers": LEFTOVERS_SQL, **{t: checksum_sql(t) for t in STEP_D_TABLES}})
+    assert found.pop("leftovers") == []
+    assert {t: rows[0] for t, rows in found.items()} == {t: reference[t] for t in STEP_D_TABLES}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_second_signal_kills_the_batch_in_flight_and_the_resume_converges(
+        seeded: tuple[Path, dict[str, list]], own_pg: str, tmp_path: Path, signum: signal.Signals) -> None:
+    home, reference = seeded
+    env = enrich_env(POSTGRES_URL=own_pg)
+    log = tmp_path / "run.log"
+    before = state(home)
+    # the third batch's own statement would sleep 600 s in the engine: only a kill ends it early
+    proc = torture.start(home, *STOP_RUN, "--fresh", log=log,
+                         env={**env, "ENRICH_TEST_STALL_AT": "batch:3:600"})
+    try:
+        wait_for_batches(home, proc, log, 2, before)
+        # well into the third batch's statement (the batches before it took about 2 s each)
+        time.sleep(5)
+        proc.send_signal(signum)
+        time.sleep(1)
+        cancelled_at = time.monotonic()
+        proc.send_signal(signum)
+        code = proc.wait(timeout=20)
+        took = time.monotonic() - cancelled_at
+    finally:
+        proc.kill()
+    expected = ExitCode.INTERRUPTED if signum == signal.SIGINT else ExitCode.TERMINATED
+    console = log.read_text()
+    assert code == expected and took < 20, (code, took, console)
+    name = signal.Signals(signum).name
+    assert f"{name} received again: cancelling the work in flight" in console, console
+    # the engine's query was killed: the batch did not end, or fail, on its own
+    assert re.search(r"killed \d+ engine quer(y|ies) in flight", console), console
+    assert "cancelled: step D batch 3 was cancelled" in console, console
+
+    # the checkpoint is intact: the two batches before, not the cancelled one, here and in Postgres
+    stopped = state(home)
+    assert stopped is not None and stopped.status == "stopped" and stopped.step == "D"
+    committed = stopped.ranges_done("D")
+    assert len(committed) == 2 and committed == [list(r[:2]) for r in stopped.plan[:2]]
+    assert [list(b[1:3]) for b in ledger(own_pg, stopped.run_id)["D"]] == committed
+    with psycopg.connect(own_pg) as conn:
+        assert conn.execute("select status, batches_done from ops_run_checkpoints where job = %s",
+                            [JOB]).fetchone() == ("stopped", 2)
+    # nothing of the cancelled batch reached the marts (--fresh dropped them: only the committed
+    # ranges hold rows); its staging table is left for the resume to drop
+    assert outside_committed(home, committed) == dict.fromkeys(STEP_D_TABLES, 0)
+
+    resumed = run_enrich(home, *STOP_RUN, "--resume", env=env)
+    assert f"resuming {stopped.run_id}" in resumed.stdout
+    assert state(home).status == "complete"
+    found = ask(home, {"leftovers": LEFTOVERS_SQL, **{t: checksum_sql(t) for t in STEP_D_TABLES}})
+    assert found.pop("leftovers") == []
+    assert {t: rows[0] for t, rows in found.items()} == {t: reference[t] for t in STEP_D_TABLES}
 
 
 # --- 5. the lock's pid file -----------------------------------------------------------------------

@@ -8,13 +8,18 @@ the client means the engine to read travels over HTTP.
 from __future__ import annotations
 
 import csv
+import re
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bench import torture
 from conftest import PROJECT_DIR, enrich_env, query, run_enrich, seeded_copy
 from server_fixtures import ChdbServer, chdb_server, free_port
 
+from enrich.checkpoints import read_local, state_path
 from enrich.errors import ExitCode
 
 pytestmark = pytest.mark.server
@@ -191,3 +196,62 @@ def test_connect_takes_settings_and_compression_from_the_profile(server: ChdbSer
         assert plain.command("select getSetting('max_block_size')") != 4321
     finally:
         plain.close()
+
+
+def test_second_sigterm_kills_the_batch_in_flight_on_the_server(
+        server: ChdbServer, embedded: dict, tmp_path: Path) -> None:
+    """Issue 22 on the server target: the kill goes over a connection of its own to the server
+    process (chdb_http.py), never through shared memory."""
+    database = "cancelled"
+    home = tmp_path / "home"
+    enrich_server(home, server, "seed", "--scale", "tiny", database=database)
+    args = ("--target", "server", "run", "--step", "D", "--batch-size", "60", "--local-checkpoints-only")
+    path = state_path(home, f"clickhouse://127.0.0.1:{server.port}/{database}")
+    log = tmp_path / "run.log"
+    # the third batch's build statement would sleep 600 s in the server's engine
+    proc = torture.start(home, *args, "--fresh", log=log,
+                         env=enrich_env(**server.env(database), ENRICH_TEST_STALL_AT="batch:3:600"))
+    try:
+        deadline = time.monotonic() + 240
+        while (cp := read_local(path)) is None or len(cp.ranges_done("D")) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        time.sleep(5)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(1)
+        cancelled_at = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=20)
+        took = time.monotonic() - cancelled_at
+    finally:
+        proc.kill()
+    console = log.read_text()
+    assert code == ExitCode.TERMINATED and took < 20, (code, took, console)
+    assert re.search(r"killed \d+ engine quer(y|ies) in flight", console), console
+    stopped = read_local(path)
+    assert stopped is not None and stopped.status == "stopped"
+    committed = stopped.ranges_done("D")
+    assert committed == [list(r[:2]) for r in stopped.plan[:2]]
+    inside = " or ".join(f"batch_key between {lo} and {hi}" for lo, hi in committed)
+    client = server.client()
+    try:
+        # the server stopped the statement: it is not left running for nobody
+        assert client.query("select count() from system.processes where query_id != queryID()"
+                            ).result_rows == [(0,)]
+        for name in ("pnl", "pnl_positions"):
+            assert client.query(f"select count() from `{database}`.`{name}` where not ({inside})"
+                                ).result_rows == [(0,)], name
+    finally:
+        client.close()
+
+    resumed = enrich_server(home, server, *args[2:], "--resume", database=database)
+    assert f"resuming {stopped.run_id}" in resumed.stdout
+    client = server.client()
+    try:
+        for name in ("pnl", "pnl_positions"):
+            found = client.query(checksum_sql(database, name)).result_rows[0]
+            assert tuple(int(v) for v in found) == embedded[name], name
+        assert client.query(f"select count() from system.tables where database = '{database}'"
+                            " and name like '%\\_\\_dbt\\_%'").result_rows == [(0,)]
+    finally:
+        client.close()

@@ -19,6 +19,22 @@
   {%- else -%}
     {{- column ~ ' between ' ~ bounds[0] ~ ' and ' ~ bounds[1] -}}
   {%- endif -%}
+  {{- test_stall(column) -}}
+  {{- ' ' ~ invocation_marker() -}}
+{% endmacro %}
+
+{#- Tests only (var test_stall_seconds, set by `enrich run` under ENRICH_TEST_STALL_AT): the batch's
+    build statement runs that many seconds longer, in the engine, one second per block, so a test can
+    cancel a batch while the engine runs its query (hooks/enrich/killpoints.py). The sleep is in an
+    IN set, built when the statement runs: a scalar subquery would also run in dbt-clickhouse's
+    column probe (`SELECT * FROM (<model>) LIMIT 0`), which does not carry dbt's query comment.
+    Empty otherwise. -#}
+{% macro test_stall(column) %}
+  {%- set seconds = var('test_stall_seconds', 0) | int -%}
+  {%- if seconds > 0 -%}
+    {{- ' and ' ~ column ~ ' not in (select toUInt16(65535) + sleepEachRow(1) from numbers(' ~ seconds
+        ~ ') settings max_block_size = 1)' -}}
+  {%- endif -%}
 {% endmacro %}
 
 {#- The run's key range as [lo, hi] integers, or none for a single-shot build. -#}
