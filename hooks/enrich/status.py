@@ -15,6 +15,8 @@ import json
 import os
 import sys
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 import psycopg
@@ -249,6 +251,12 @@ class Collector:
                 "available": False,
                 "reason": f"run pid {holder} holds the embedded engine ({self.target.credentials.path})",
             }
+        snapshot = None
+        if self.target.embedded:
+            engine = Path(self.target.credentials.path)
+            snapshot = FiguresSnapshot(self.config.home, engine, self.target.database)
+        if snapshot is not None and (kept := snapshot.read()) is not None:
+            return kept
         from dbt.adapters.chdb.engine import EngineLockedError
 
         try:
@@ -256,9 +264,12 @@ class Collector:
         except EngineLockedError as ex:  # taken between the check and the open
             return {"available": False, "reason": str(ex)}
         try:
-            return self._query_figures(client, latest)
+            figures = self._query_figures(client, latest)
         finally:
             client.close()
+        if snapshot is not None:
+            snapshot.write(figures)
+        return figures
 
     def _result_tables(self) -> tuple[str, ...]:
         """Without a checkpoint to name them, the result tables the project defines."""
@@ -316,6 +327,56 @@ class Collector:
             "quarantine": quarantine,
             "summary": results,
         }
+
+
+class FiguresSnapshot:
+    """The warehouse figures of an embedded engine as status last read them, kept while the
+    engine's files of the database are unchanged.
+
+    Opening the embedded engine loads every table's parts (1-3 s at reference), which a monitoring
+    loop polling `enrich status` would pay each time. Only a process holding the engine can change
+    its tables, and every change (an insert, a mutation, a merge, a created, altered or dropped
+    table) adds or removes an entry in a table's data directory or in the database's metadata
+    directory, so their modification times tell whether the figures can still be true. Embedded
+    only: a server's figures are one query away and may change at any time.
+    """
+
+    def __init__(self, home: Path, engine_path: Path, database: str) -> None:
+        self.path = home / "warehouse-figures.json"
+        self.engine_path = engine_path
+        self.database = database
+
+    def fingerprint(self) -> list[list[Any]]:
+        tables = self.engine_path / "data" / self.database
+        directories = [self.engine_path / "metadata" / self.database, tables]
+        if tables.is_dir():
+            directories += sorted(tables.iterdir())
+        found = []
+        for directory in directories:
+            try:
+                found.append([str(directory.relative_to(self.engine_path)), directory.stat().st_mtime_ns])
+            except OSError:
+                found.append([str(directory.relative_to(self.engine_path)), None])
+        return found
+
+    def read(self) -> dict[str, Any] | None:
+        try:
+            kept = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(kept, dict) or kept.get("fingerprint") != self.fingerprint():
+            return None
+        return {**kept["figures"], "read_at": kept["read_at"]}
+
+    def write(self, figures: dict[str, Any]) -> None:
+        kept = {"fingerprint": self.fingerprint(), "read_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "figures": figures}
+        temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            temporary.write_text(json.dumps(kept, default=str))
+            temporary.replace(self.path)
+        except OSError:
+            temporary.unlink(missing_ok=True)  # a snapshot is an optimisation: status works without
 
 
 def _duration(seconds: float) -> str:
@@ -381,6 +442,8 @@ def render(report: dict[str, Any], out: TextIO) -> None:
             f"warehouse figures unavailable: {figures['reason']}; the checkpoint and ledger above are current"
         )
         return
+    if "read_at" in figures:
+        say(f"warehouse figures as read at {figures['read_at']}; the engine's files are unchanged since")
     say(f"pending mutations: {figures['pending_mutations']}")
     for m in figures["mutations"][:10]:
         say(

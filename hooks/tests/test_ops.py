@@ -27,6 +27,7 @@ from conftest import (
     freshness,
     plain,
     run_enrich,
+    seeded_copy,
     state_file,
     throwaway_database,
 )
@@ -555,3 +556,24 @@ def test_runbook_commands_parse_with_the_cli() -> None:
     for section in ("Start", "Resume", "Stop", "Monitor", "Gates", "Troubleshooting", "Emergency",
                     "File locations"):
         assert re.search(rf"^## \d+\. {section}", text, re.M), section
+
+
+def test_status_keeps_the_embedded_figures_until_the_engine_changes(tiny_seed: Path, tmp_path: Path) -> None:
+    """A second `enrich status` reads the figures the first read, without opening the engine, and
+    any write to the warehouse makes the next one read them again."""
+    home = seeded_copy(tiny_seed, tmp_path / "home")
+
+    def figures() -> dict:
+        return json.loads(run_enrich(home, "status", "--json").stdout)["warehouse_figures"]
+
+    read = figures()
+    assert read["available"] and "read_at" not in read
+    kept = figures()
+    assert kept.pop("read_at") and kept == read
+    assert "the engine's files are unchanged since" in run_enrich(home, "status").stdout
+
+    probe(home, ("command", "insert into polymarket.trades_raw select * from polymarket.trades_raw limit 1",
+                 {}))
+    changed = figures()
+    assert "read_at" not in changed
+    assert changed["tables"]["trades_raw"] == read["tables"]["trades_raw"] + 1
