@@ -368,6 +368,15 @@ def _changed_files(directory: Path) -> Path:
     return directory
 
 
+@pytest.fixture(scope="module")
+def changed_loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
+    """The checksums of a home after an uninterrupted load of the changed files (the same for every
+    kill point, so made once)."""
+    base = tmp_path_factory.mktemp("changed-loaded")
+    run_enrich(base / "expected", "load", str(_changed_files(base / "new")))
+    return checksums(base / "expected")
+
+
 @pytest.mark.reliability
 @pytest.mark.parametrize(("command", "kill_at", "exchanges_made"), [
     # between two exchanges: the swap had committed, the next command completes it
@@ -376,15 +385,17 @@ def _changed_files(directory: Path) -> Path:
     ("load", "load-mark:1", 0),
 ])
 def test_a_swap_killed_midway_is_completed_or_undone_by_the_next_command(
-        tmp_path: Path, command: str, kill_at: str, exchanges_made: int) -> None:
+        request: pytest.FixtureRequest, tmp_path: Path, command: str, kill_at: str,
+        exchanges_made: int) -> None:
     home = tmp_path / "home"
     run_enrich(home, "load", str(write_good_files(tmp_path / "old")))
     old = checksums(home)
     args = (["load", str(_changed_files(tmp_path / "new"))] if command == "load"
             else ["seed", "--scale", "tiny"])
-    expected_home = tmp_path / "expected"
-    run_enrich(expected_home, *args)
-    new = checksums(expected_home)
+    # the tables after the same command uninterrupted: the module's load of the changed files, or
+    # the session's home after the same `enrich seed --scale tiny` (same seed, same bytes)
+    new = (request.getfixturevalue("changed_loaded") if command == "load"
+           else checksums(request.getfixturevalue("tiny_seed")))
     assert all(old[name] != new[name] for name in TABLES)
 
     killed = run_enrich(home, *args, check=False, env=enrich_env(ENRICH_TEST_KILL_AT=kill_at))
@@ -405,21 +416,34 @@ def test_a_swap_killed_midway_is_completed_or_undone_by_the_next_command(
     assert _leftover_tables(home) == []
 
 
+def _market_file(path: Path) -> Path:
+    """One market row to merge with `enrich dims --from`."""
+    path.write_text(json.dumps({"market_id": "m9", "condition_id": "c9", "question": "Q?", "category": "x",
+                                "outcome_count": 2, "outcome_labels": ["Yes", "No"],
+                                "end_date": "2025-06-01 00:00:00"}) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def dims_merged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
+    """The checksums of the good dataset after an uninterrupted merge of the market file: what every
+    killed merge must end up as once committed (the same for every kill point, so made once)."""
+    base = tmp_path_factory.mktemp("dims-merged")
+    expected_home = base / "expected"
+    run_enrich(expected_home, "load", str(write_good_files(base / "same")))
+    run_enrich(expected_home, "dims", "--from", str(_market_file(base / "market.jsonl")))
+    return checksums(expected_home)
+
+
 @pytest.mark.reliability
 @pytest.mark.parametrize(("kill_at", "committed"), [("dims-merged:1", False), ("load-committed:1", True)])
 def test_a_dims_merge_killed_midway_is_completed_or_undone_by_the_next_command(
-        tmp_path: Path, kill_at: str, committed: bool) -> None:
+        tmp_path: Path, kill_at: str, committed: bool, dims_merged: dict[str, list]) -> None:
     home = tmp_path / "home"
     run_enrich(home, "load", str(write_good_files(tmp_path / "old")))
     old = checksums(home)
-    market = tmp_path / "market.jsonl"
-    market.write_text(json.dumps({"market_id": "m9", "condition_id": "c9", "question": "Q?", "category": "x",
-                                  "outcome_count": 2, "outcome_labels": ["Yes", "No"],
-                                  "end_date": "2025-06-01 00:00:00"}) + "\n")
-    expected_home = tmp_path / "expected"
-    run_enrich(expected_home, "load", str(write_good_files(tmp_path / "same")))
-    run_enrich(expected_home, "dims", "--from", str(market))
-    new = checksums(expected_home)
+    market = _market_file(tmp_path / "market.jsonl")
+    new = dims_merged
     assert new["markets_dim"] != old["markets_dim"]
 
     killed = run_enrich(home, "dims", "--from", str(market), check=False,

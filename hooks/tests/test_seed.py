@@ -19,7 +19,7 @@ from pathlib import Path
 from statistics import median
 
 import pytest
-from conftest import query, run_enrich
+from conftest import query, run_enrich, seeded_copy
 from recorded import run_recorded
 
 from enrich.seed import SCALES
@@ -84,10 +84,26 @@ def _load(home: Path) -> Dataset:
     )
 
 
+# This machine's CPU count as the seed's child process sees it: implausible, so a seed that sent it
+# as max_insert_threads shows (test_seed_asks_the_warehouse_how_many_insert_threads).
+PATCHED_CPUS = "import os; os.cpu_count = lambda: 97"
+
+
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Dataset]:
-    home = tmp_path_factory.mktemp("seed_tiny")
-    run_enrich(home, "seed", "--scale", "tiny", "--seed", str(TINY_SEED))
+def tiny_recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """A home after `enrich seed --scale tiny --seed 7`, seeded in a child process that records every
+    statement the engine receives: the tiny tests read its tables, the insert-threads test its
+    statements (one seed for both)."""
+    root = tmp_path_factory.mktemp("seed_tiny")
+    home = root / "home"
+    seed = ["--home", str(home), "seed", "--scale", "tiny", "--seed", str(TINY_SEED)]
+    statements = run_recorded(root, [seed], before=PATCHED_CPUS)
+    return home, statements
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_recorded: tuple[Path, list[str]]) -> tuple[Path, Dataset]:
+    home, _ = tiny_recorded
     return home, _load(home)
 
 
@@ -248,21 +264,25 @@ def _checksums(home: Path) -> list:
     return tables
 
 
-def test_same_seed_same_data_other_seed_other_data(tiny: tuple[Path, Dataset],
+def test_same_seed_same_data_other_seed_other_data(tiny: tuple[Path, Dataset], tiny_seed: Path,
                                                    tmp_path: Path) -> None:
     first = _checksums(tiny[0])
-    home = tmp_path / "again"
+    # a home holding another seed's data: the session's tiny seed (`--seed` left at its default, 42)
+    home = seeded_copy(tiny_seed, tmp_path / "again")
+    other = _checksums(home)
+    assert all(a != b for a, b in zip(other, first, strict=True))
+    old = [r[0] for r in query(home, "select condition_id from polymarket.markets_dim")]
+    assert old
+    # the same seed again, over the other seed's tables: the same bytes as the first time
     run_enrich(home, "seed", "--scale", "tiny", "--seed", str(TINY_SEED))
     assert _checksums(home) == first
-    run_enrich(home, "seed", "--scale", "tiny", "--seed", str(TINY_SEED + 1))
-    assert all(a != b for a, b in zip(_checksums(home), first, strict=True))
-    # the second seed replaced the tables: nothing of the first seed's conditions is left
+    # the seed replaced the tables: nothing of the other seed's conditions is left
     leftovers = query(home, """
         select (select count() from polymarket.trades_raw where condition_id in {old:Array(String)})
              + (select count() from polymarket.ctf_events where condition_id in {old:Array(String)})
              + (select count() from polymarket.markets_dim where condition_id in {old:Array(String)})
              + (select count() from polymarket.resolutions where condition_id in {old:Array(String)})
-    """, {"old": sorted(tiny[1].markets)})
+    """, {"old": sorted(old)})
     assert leftovers == [(0,)]
 
 
@@ -308,12 +328,10 @@ def test_reference_scale_matches_the_spec(tmp_path: Path) -> None:
     assert elapsed < 120, f"reference seed took {elapsed:.0f} s"
 
 
-def test_seed_asks_the_warehouse_how_many_insert_threads(tmp_path: Path) -> None:
+def test_seed_asks_the_warehouse_how_many_insert_threads(tiny_recorded: tuple[Path, list[str]]) -> None:
     """The warehouse may be a server with another CPU count than this machine: the seed must not
     send this machine's (here made implausible: 97) as max_insert_threads."""
-    home = tmp_path / "home"
-    statements = run_recorded(tmp_path, [["--home", str(home), "seed", "--scale", "tiny"]],
-                              before="import os; os.cpu_count = lambda: 97")
+    home, statements = tiny_recorded
     sent = {m.group(1) for s in statements
             for m in re.finditer(r"max_insert_threads\s*=\s*'?(\d+)", s)}
     (engine_threads,), = query(home, "select getSetting('max_threads')")
