@@ -16,6 +16,7 @@ Postgres, the lock in the warehouse.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -43,10 +44,12 @@ CLOCKS = {"pnl": "computed_at", "pnl_positions": "computed_at", "wallet_resoluti
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ChdbServer]:
+def server(tmp_path: Path, tiny_seed: Path) -> Iterator[ChdbServer]:
+    """A server of this test alone on the tiny seed. Its data directory starts as a copy of the
+    seeded embedded engine (closed): the tables `enrich --target server seed` would make, a server
+    target's DDL being the embedded one's (test_server.py seeds through a server)."""
+    shutil.copytree(tiny_seed / "chdb", tmp_path / "server" / "data", symlinks=True)
     with chdb_server(tmp_path / "server") as running:
-        run_enrich(tmp_path / "seeder", "--target", "server", "seed", "--scale", "tiny",
-                   env=enrich_env(**running.env()))
         yield running
 
 
@@ -97,22 +100,33 @@ def wait_stopped(proc: subprocess.Popen[str], timeout: float = 600) -> None:
         time.sleep(0.05)
 
 
+def share_parse(source: Path, home: Path) -> Path:
+    """HOME with the dbt parse of the project that SOURCE's run saved. On the server target nothing
+    of the home is in the profile, so dbt reuses it (it re-checks the project, the profile and the
+    vars first, and parses again on any difference) instead of parsing the project again."""
+    target = home / "dbt" / "target"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("partial_parse.msgpack", "enrich-project.sha256"):
+        shutil.copyfile(source / "dbt" / "target" / name, target / name)
+    return home
+
+
 @pytest.mark.parametrize("with_postgres", [True, False], ids=["lock in Postgres", "lock in the warehouse"])
 def test_a_runner_paused_past_its_lease_stops_without_writing(
         server: ChdbServer, tmp_path: Path, own_pg: str, with_postgres: bool) -> None:
     env = enrich_env(**server.env(), ENRICH_LOCK_LEASE_SECONDS=str(LEASE_SECONDS),
                      **({"POSTGRES_URL": own_pg} if with_postgres else {}))
-    # an uninterrupted run: what every run of this data must leave
-    run_enrich(tmp_path / "first", "--target", "server", "run", "--batch-size", "100", env=env)
+    # an uninterrupted run: what every run of this data must leave (one batch per step: the pause
+    # comes after the batches, in the finalize, and B only finishes what A left)
+    run_enrich(tmp_path / "first", "--target", "server", "run", env=env)
     expected = checksums(server)
     assert all(expected[name][0] for name in GRAIN), expected
 
     # A: a new run over the complete one (from the same home when the checkpoint lives only there),
     # paused once its finalize created the table wallet_accuracy is built into
-    home_a = tmp_path / ("a" if with_postgres else "first")
+    home_a = share_parse(tmp_path / "first", tmp_path / "a") if with_postgres else tmp_path / "first"
     a = subprocess.Popen(
-        [sys.executable, "-m", "enrich", "--home", str(home_a), "--target", "server", "run",
-         "--batch-size", "100"],
+        [sys.executable, "-m", "enrich", "--home", str(home_a), "--target", "server", "run"],
         cwd=PROJECT_DIR, env={**env, "ENRICH_TEST_PAUSE_AT": "backup-created:1"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -121,7 +135,8 @@ def test_a_runner_paused_past_its_lease_stops_without_writing(
         time.sleep(LEASE_SECONDS + 1)
 
         # B, from another home, takes the lock over and completes the run
-        b = run_enrich(tmp_path / "b", "--target", "server", "run", "--resume", env=env, check=False)
+        home_b = share_parse(tmp_path / "first", tmp_path / "b")
+        b = run_enrich(home_b, "--target", "server", "run", "--resume", env=env, check=False)
         assert b.returncode == 0, b.stdout + b.stderr
         assert f"took over the warehouse lock of pid {a.pid} on host" in b.stdout, b.stdout
         assert "0 failed" in b.stdout, b.stdout
@@ -153,7 +168,7 @@ def test_a_runner_paused_past_its_lease_stops_without_writing(
     # at most a scratch table of A's own invocation, created by a statement A had sent before it
     # was paused (the window docs/RELIABILITY.md describes): never read, dropped by the next run
     assert all("__dbt_backup_" in name for name, in left), left
-    gates = run_enrich(tmp_path / "b", "--target", "server", "gates", env=env)
+    gates = run_enrich(home_b, "--target", "server", "gates", env=env)
     assert "0 failed" in gates.stdout
     if with_postgres:
         with psycopg.connect(own_pg) as conn:
