@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -208,9 +209,16 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     previous = args.out / "results.json"
     if args.only == "refresh":
-        return only_refresh(args, json.loads(previous.read_text()) if previous.is_file() else {})
+        kept = json.loads(previous.read_text()) if previous.is_file() else {}
+        for figures in kept.values():
+            if isinstance(figures, dict):
+                # issue 14's --changed scenario measured the refresh this one replaces
+                figures.pop("changed", None)
+        return only_suite(args, kept, "refresh",
+                          lambda home, pg_url: refresh_suite(home, pg_url, args.scenarios))
     if args.only == "startup":
-        return only_startup(args, json.loads(previous.read_text()) if previous.is_file() else {})
+        kept = json.loads(previous.read_text()) if previous.is_file() else {}
+        return only_suite(args, kept, "startup", lambda home, pg_url: startup_suite(home, pg_url, args))
     if args.big:
         results = json.loads(previous.read_text()) if previous.is_file() else {}
         try:
@@ -260,14 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     return finish(results, args.out)
 
 
-def only_refresh(args: argparse.Namespace, results: dict[str, Any]) -> int:
-    """`--only refresh`: the refresh scenarios at --scales, into the results.json there is (its
-    other figures kept), then RESULTS.md regenerated."""
+def only_suite(args: argparse.Namespace, results: dict[str, Any], name: str,
+               measure: Callable[[Home, str], dict[str, Any]]) -> int:
+    """`--only NAME`: that suite at --scales, into the results.json there is (its other figures
+    kept), then RESULTS.md regenerated."""
     log = args.work / "bench.log"
-    for figures in results.values():
-        if isinstance(figures, dict):
-            # issue 14's --changed scenario measured the refresh this one replaces
-            figures.pop("changed", None)
     try:
         with throwaway_database() as pg_url:
             for scale in args.scales:
@@ -275,31 +280,10 @@ def only_refresh(args: argparse.Namespace, results: dict[str, Any]) -> int:
                 home.path.mkdir(parents=True, exist_ok=True)
                 say(f"seeding {scale} in {home.path} (reused when already seeded)")
                 seeded = home.seed(args.reseed)
-                results.setdefault(scale, {})["refresh"] = suite = refresh_suite(home, pg_url, args.scenarios)
+                results.setdefault(scale, {})[name] = suite = measure(home, pg_url)
                 suite["seed"] = seeded
                 suite["machine"] = machine.describe()
                 # the figures first: a later scale's failure must not lose this one's
-                (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    except BenchError as ex:
-        print(f"bench: {ex}", file=sys.stderr)
-        return 1
-    return finish(results, args.out)
-
-
-def only_startup(args: argparse.Namespace, results: dict[str, Any]) -> int:
-    """`--only startup`: the cold-start figures at --scales, into the results.json there is (its
-    other figures kept), then RESULTS.md regenerated."""
-    log = args.work / "bench.log"
-    try:
-        with throwaway_database() as pg_url:
-            for scale in args.scales:
-                home = Home(args.work / scale / "home", scale, log)
-                home.path.mkdir(parents=True, exist_ok=True)
-                say(f"seeding {scale} in {home.path} (reused when already seeded)")
-                seeded = home.seed(args.reseed)
-                results.setdefault(scale, {})["startup"] = suite = startup_suite(home, pg_url, args)
-                suite["seed"] = seeded
-                suite["machine"] = machine.describe()
                 (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     except BenchError as ex:
         print(f"bench: {ex}", file=sys.stderr)
