@@ -49,26 +49,6 @@ class StepTiming:
         return self.pairs / self.seconds if self.seconds > 0 else 0.0
 
 
-def event_timings(config: Config, run_id: str) -> list[StepTiming]:
-    """Per step, the batches of RUN_ID the event log recorded (every process of the run)."""
-    found: dict[str, list[dict[str, Any]]] = {}
-    for event in read_events(config.home):
-        if event.get("event") == "batch_committed" and event.get("run_id") == run_id:
-            found.setdefault(str(event["step"]), []).append(event)
-    return [
-        StepTiming(
-            step,
-            len(rows),
-            sum(r["pairs"] for r in rows),
-            sum(r["rows"] for r in rows),
-            sum(r["seconds"] for r in rows),
-            rows[0]["ts"],
-            rows[-1]["ts"],
-        )
-        for step, rows in found.items()
-    ]
-
-
 def ledger_timings(store: PgStore, run_id: str) -> list[StepTiming]:
     rows = (
         store.connection()
@@ -104,6 +84,18 @@ def event_batches(config: Config, run_id: str) -> list[BatchTiming]:
                     int(e["rows"]), float(e["seconds"]), str(e["ts"]))
         for e in read_events(config.home)
         if e.get("event") == "batch_committed" and e.get("run_id") == run_id
+    ]
+
+
+def event_timings(config: Config, run_id: str) -> list[StepTiming]:
+    """Per step, the batches of RUN_ID the event log recorded (every process of the run)."""
+    found: dict[str, list[BatchTiming]] = {}
+    for batch in event_batches(config, run_id):
+        found.setdefault(batch.step, []).append(batch)
+    return [
+        StepTiming(step, len(batches), sum(b.pairs for b in batches), sum(b.rows for b in batches),
+                   sum(b.seconds for b in batches), batches[0].finished_at, batches[-1].finished_at)
+        for step, batches in found.items()
     ]
 
 
