@@ -11,15 +11,18 @@ it creates.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from enrich import killpoints
 from enrich.config import Config
 from enrich.errors import Cancelled, EnrichError
+from enrich.profile import render_target
 from enrich.project import project_digest
 
 if TYPE_CHECKING:
@@ -31,6 +34,14 @@ if TYPE_CHECKING:
 # Statements that only read; every other statement dbt sends writes (creates, inserts, replaces a
 # partition, exchanges, renames, deletes, drops) and is fenced.
 _READS = re.compile(r"^(select|with|show|describe|desc|exists|explain)\b", re.I)
+
+
+# The parses this process made, by what a parse depends on (_parse_key): a process that runs several
+# commands (the test suite runs them in-process, so can an application embedding `enrich`) parses
+# the project once per target instead of once per command and home. dbt's own saved parse
+# (partial_parse.msgpack) cannot be shared between homes: its check covers the profile's values,
+# and the embedded target's `path` is the home.
+_PARSES: dict[tuple[str, ...], Any] = {}
 
 
 class DbtError(EnrichError):
@@ -77,13 +88,26 @@ class DbtSession:
     @property
     def manifest(self) -> Any:
         if self._manifest is None:
-            self._forget_stale_partial_parse()
-            from dbt.cli.main import dbtRunner
+            key = self._parse_key()
+            parsed = _PARSES.get(key)
+            if parsed is None or not _same_env_vars(parsed):
+                self._forget_stale_partial_parse()
+                from dbt.cli.main import dbtRunner
 
-            result = dbtRunner().invoke([*self._global_args(), "parse", *self._base_args()])
-            self._raise_on_failure(result, "parse")
-            self._manifest = result.result
+                result = dbtRunner().invoke([*self._global_args(), "parse", *self._base_args()])
+                self._raise_on_failure(result, "parse")
+                parsed = _PARSES[key] = result.result
+            self._manifest = parsed
         return self._manifest
+
+    def _parse_key(self) -> tuple[str, ...]:
+        """What a parse depends on besides the environment variables the project reads (checked on
+        reuse): the project's files, the target, and the target's settings but the home's path
+        (no model reads `target.path`) and the password."""
+        name, credentials = render_target(self._config.profiles_dir, self._config.target)
+        settings = replace(credentials, path="", password="")
+        return (str(self._config.project_dir), project_digest(self._config.project_dir), name,
+                repr(settings), repr(sorted(settings.other.items())))
 
     def _forget_stale_partial_parse(self) -> None:
         """Parse from scratch once after the project's files change.
@@ -155,6 +179,11 @@ class DbtSession:
             raise DbtError(f"dbt {what} failed: {_one_line(result.exception)}") from None
         if not result.success:
             raise DbtError(f"dbt {what} failed; see the dbt log under the home's dbt/logs")
+
+
+def _same_env_vars(manifest: Any) -> bool:
+    """Whether the environment variables the project read while parsing still hold their values."""
+    return all(os.environ.get(name) == value for name, value in manifest.env_vars.items())
 
 
 def _fence_callback(fence: Callable[[], None], tripped: list[EnrichError]) -> Callable[[Any], None]:

@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -86,6 +87,7 @@ def seeded_copy(template: Path, home: Path) -> Path:
     """HOME as a copy of the seeded TEMPLATE, whose engine is closed. The engine's table links are
     relative (data/ and metadata/ into store/), so the copy is a warehouse of its own; the
     template has no checkpoint, so no state names the template's path."""
+    release_engine()  # a running engine may be merging parts while they are copied
     shutil.copytree(template, home, symlinks=True, dirs_exist_ok=True)
     return home
 
@@ -125,6 +127,7 @@ def run_enrich(
             cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=timeout,
         )
     else:
+        HELD.release_unless(home)
         proc = _run_in_process(argv, env)
     if check and proc.returncode != 0:
         raise AssertionError(
@@ -173,7 +176,7 @@ def _run_in_process(argv: list[str], env: dict[str, str]) -> subprocess.Complete
             _close_log_files()
             # a client dropped without close() keeps the engine open until it is collected (a full
             # collection costs a tenth of a second, so only then)
-            if _engine_open_here():
+            if HELD.client is None and _engine_open_here():
                 gc.collect()
     return subprocess.CompletedProcess(["enrich", *argv], code, out.getvalue() + "".join(fd_out),
                                        err.getvalue() + "".join(fd_err))
@@ -231,17 +234,81 @@ def _fd_captured(fd: int) -> Iterator[list[str]]:
             captured.append(sink.read().decode(errors="replace"))
 
 
+class _HeldEngine:
+    """The embedded engine of one home, kept open in this process between the test's queries and
+    in-process commands on that home: starting the engine (its metadata, its system tables) costs
+    more than most of the queries a test sends, and a command run in this process on the same home
+    joins the running engine instead of starting it again. chDB runs one data path per process and
+    lets one process have it, so the engine is given back before another home is opened here,
+    before an `enrich` subprocess starts, and after each test."""
+
+    def __init__(self) -> None:
+        self.path: str | None = None
+        self.client = None
+
+    def client_for(self, home: Path):
+        path = str(Path(home).resolve() / "chdb")
+        if self.path != path:
+            self.release()
+            from dbt.adapters.chdb.engine import open_chdb_client
+
+            self.client = open_chdb_client(path)
+            self.path = path
+        return self.client
+
+    def release_unless(self, home: Path | None) -> None:
+        """Give the engine back unless it is HOME's (None: whichever it is)."""
+        if home is None or self.path != str(Path(home).resolve() / "chdb"):
+            self.release()
+
+    def release(self) -> None:
+        if self.client is not None:
+            client, self.client, self.path = self.client, None, None
+            client.close()
+            # a command's client dropped without close() kept the engine open until collected
+            if _engine_open_here():
+                gc.collect()
+
+
+HELD = _HeldEngine()
+
+
+class _PopenGivingEngineBack(subprocess.Popen):
+    """A child process may open the home this process holds (an `enrich` subprocess, bench/torture's
+    helpers, a test's own script): the engine is given back before any child starts."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        HELD.release()
+        super().__init__(*args, **kwargs)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _children_get_the_engine() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(subprocess, "Popen", _PopenGivingEngineBack)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _engine_given_back() -> Iterator[None]:
+    """Each test starts and ends with no engine open in this process (a later test may hand the
+    home to a subprocess, or remove it)."""
+    HELD.release()
+    yield
+    HELD.release()
+
+
 @contextmanager
 def embedded(home: Path) -> Iterator:
-    """A clickhouse-connect client on HOME's embedded warehouse, in this process; closed on exit, which
-    frees the data directory for the next command."""
-    from dbt.adapters.chdb.engine import open_chdb_client
+    """A clickhouse-connect client on HOME's embedded warehouse, in this process, kept open after the
+    block for the next query or in-process command on HOME (_HeldEngine)."""
+    yield HELD.client_for(home)
 
-    client = open_chdb_client(str(Path(home).resolve() / "chdb"))
-    try:
-        yield client
-    finally:
-        client.close()
+
+def release_engine() -> None:
+    """Give this process's embedded engine back: before a home's files are copied (a running engine
+    may be merging parts), and before a command in this process opens another home."""
+    HELD.release()
 
 
 def plain(rows: Sequence[Sequence]) -> list[list]:

@@ -19,7 +19,7 @@ from typing import Any
 from bench import scenarios
 from bench.refresh import KEPT_BY_FRESH
 from bench.worker import CHECKED, SOURCES, table_checksums
-from conftest import embedded, run_enrich, seeded_copy
+from conftest import embedded, release_engine, run_enrich, seeded_copy
 
 from enrich.events import read_events
 
@@ -59,6 +59,7 @@ def fresh_copy(home: Path, copy: Path) -> Path:
     tables. Only the warehouse (chdb/) is copied, over the one COPY had: the rest of COPY (its dbt
     folder above all) stays from one call to the next, so dbt reuses COPY's parse of the project
     (a parse names its home's path) instead of parsing it again for each scenario."""
+    release_engine()
     shutil.rmtree(copy / "chdb", ignore_errors=True)
     shutil.copytree(home / "chdb", copy / "chdb", symlinks=True)
     with embedded(copy) as client:
