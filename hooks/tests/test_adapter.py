@@ -7,7 +7,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import pytest
 from conftest import PROJECT_DIR, enrich_env, run_enrich
 
 HOLD_ENGINE = """
@@ -114,20 +116,26 @@ def test_a_damaged_engine_file_is_reported_as_itself_not_as_in_use(tmp_path: Pat
     assert "Traceback" not in proc.stderr
 
 
-def test_a_changed_project_is_parsed_from_scratch_once(tmp_path: Path) -> None:
-    """dbt 1.11's partial parsing loses a singular test's yml meta when the test's SQL changes;
-    the session throws the saved parse away whenever the project's files differ from its own."""
-    from enrich.config import Config
-    from enrich.dbtsession import DbtSession, project_digest
-
-    project = tmp_path / "project"
-    for part in ("dbt_project.yml", "models", "macros", "tests"):
+def project_copy(folder: Path) -> Path:
+    """FOLDER/project: a copy of the files dbt parses, and the profiles."""
+    project = folder / "project"
+    for part in ("dbt_project.yml", "models", "macros", "tests", "profiles"):
         source = PROJECT_DIR / part
         (project / part).parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
             shutil.copytree(source, project / part)
         else:
             shutil.copy(source, project / part)
+    return project
+
+
+def test_a_changed_project_is_parsed_from_scratch_once(tmp_path: Path) -> None:
+    """dbt 1.11's partial parsing loses a singular test's yml meta when the test's SQL changes;
+    the session throws the saved parse away whenever the project's files differ from its own."""
+    from enrich.config import Config
+    from enrich.dbtsession import DbtSession, project_digest
+
+    project = project_copy(tmp_path)
     config = Config(home=tmp_path / "home", target=None, project_dir=project)
     session = DbtSession(config)
     saved = session.target_path / "partial_parse.msgpack"
@@ -143,3 +151,27 @@ def test_a_changed_project_is_parsed_from_scratch_once(tmp_path: Path) -> None:
     before = (session.target_path / "enrich-project.sha256").read_text()
     session._forget_stale_partial_parse()
     assert not saved.exists() and project_digest(project) != before
+
+
+def test_a_process_parses_a_project_once_per_target_and_again_when_it_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run in one process share a parse across homes (the home is not part of what dbt
+    parses), but not across databases or project files."""
+    from enrich.config import Config
+    from enrich.dbtsession import DbtSession
+
+    project = project_copy(tmp_path)
+
+    def manifest(home: str) -> Any:
+        return DbtSession(Config(home=tmp_path / home, target=None, project_dir=project)).manifest
+
+    first = manifest("a")
+    assert manifest("b") is first
+    monkeypatch.setenv("ENRICH_DATABASE", "elsewhere")
+    other = manifest("a")
+    assert other is not first and other.nodes["model.enrich.pnl"].schema == "elsewhere"
+    monkeypatch.delenv("ENRICH_DATABASE")
+    (project / "models" / "marts" / "probe.sql").write_text("select 1 as x\n")
+    changed = manifest("b")
+    assert changed is not first and "model.enrich.probe" in changed.nodes
+    assert "model.enrich.probe" not in first.nodes
