@@ -97,9 +97,10 @@ def lens_share(home: Home, compiled: Path, repeat: int) -> dict[str, Any]:
                        "--repeat", str(max(repeat, 5)))
 
 
-def refresh_suite(home: Home, pg_url: str, scenarios: tuple[str, ...]) -> dict[str, Any]:
+def refresh_suite(home: Home, pg_url: str, scenarios: tuple[str, ...], baseline: bool = True,
+                  keep: Callable[[dict[str, Any]], None] = lambda figures: None) -> dict[str, Any]:
     """Issue 19: each scenario, then `enrich run --changed`, against a --fresh run on the same data."""
-    result = refresh.measure(home, pg_url, scenarios, say)
+    result = refresh.measure(home, pg_url, scenarios, say, baseline, keep)
     result["load_average_end"] = machine.load_average()
     return result
 
@@ -122,11 +123,22 @@ def big_suite(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, An
     out["seed"] = home.seed(args.reseed)
     out["load_average_measuring"] = machine.load_average()
     with throwaway_database() as pg_url:
-        say("100x: end to end, default batch size")
-        out["end_to_end"] = endtoend.end_to_end(home, pg_url)
+        if args.from_complete_run and "end_to_end" in results.get("100x", {}):
+            out["end_to_end"] = results["100x"]["end_to_end"]
+            started = results["100x"]["started_at"]
+            out["end_to_end_source"] = f"kept from the make bench-100x started {started}"
+        else:
+            say("100x: end to end, default batch size")
+            out["end_to_end"] = endtoend.end_to_end(home, pg_url)
         say(f"  {out['end_to_end']['seconds']} s, peak RSS {out['end_to_end']['peak_rss_mb']:,.0f} MB")
+
+        def keep(refresh_figures: dict[str, Any]) -> None:
+            # a scenario's figures are written as it ends: a 100x bench runs for hours
+            partial = {**results, "100x": {**out, "refresh": refresh_figures}}
+            (args.out / "results.json").write_text(json.dumps(partial, indent=2, default=str) + "\n")
+
         # issue 19 at 100x: a day of trading, a batch of resolutions, nothing (not the corrections)
-        out["refresh"] = refresh_suite(home, pg_url, args.scenarios_100x)
+        out["refresh"] = refresh_suite(home, pg_url, args.scenarios_100x, not args.from_complete_run, keep)
         if args.measure_10x:
             ten = Home(args.work / "10x" / "home", "10x", args.work / "bench.log")
             ten.path.mkdir(parents=True, exist_ok=True)
@@ -178,6 +190,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="wall seconds of a `make test` measured on this machine, for its target")
     parser.add_argument("--100x", dest="big", action="store_true",
                         help="make bench-100x: only the 100x run, added to the results.json in --out")
+    parser.add_argument("--from-complete-run", action="store_true",
+                        help="with --100x: the home holds a complete run of its seeded data (a bench stopped "
+                             "after its refresh baseline); no end-to-end or baseline run is made, the "
+                             "end-to-end figures in results.json are kept")
     parser.add_argument("--home-100x", type=Path, default=None,
                         help="the 100x runtime home (default WORK/100x/home); reused when seeded")
     parser.add_argument("--measure-10x", action="store_true",

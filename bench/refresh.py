@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -157,22 +158,34 @@ def run_scenario(home: Home, postgres_url: str, name: str, folder: Path,
 
 
 def measure(home: Home, postgres_url: str, scenarios: tuple[str, ...] = DEFAULT_ORDER,
-            say: Any = print) -> dict[str, Any]:
+            say: Any = print, baseline: bool = True,
+            keep: Callable[[dict[str, Any]], None] = lambda figures: None) -> dict[str, Any]:
+    """Each of SCENARIOS after a complete run. BASELINE false: the home already holds a complete run of
+    its seeded data (a bench stopped after its baseline), so none is made and `nothing` may not come
+    first (it is compared with the --fresh run before it). KEEP gets the figures after each scenario,
+    so a stopped bench keeps what it measured."""
     unknown = set(scenarios) - set(SCENARIOS)
     if unknown:
         raise ValueError(f"unknown scenario(s) {', '.join(sorted(unknown))}; one of {', '.join(SCENARIOS)}")
+    if not baseline and scenarios[:1] == ("nothing",):
+        raise ValueError("without a baseline run, the scenario `nothing` cannot come first")
     work = home.path.parent
     exports = work / "refresh-exports"
     export_sources(home, exports)
     out: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"), "scenarios": {}}
     seeded = home.unmark_seeded()
     try:
-        say(f"{home.scale}: refresh baseline, a complete --fresh run")
-        home.worker("drop", "--names", *KEPT_BY_FRESH)
-        baseline = endtoend.end_to_end(home, postgres_url)
-        out["baseline"] = fresh = _full_summary(baseline)
-        sums = home.worker("checksums")
-        say(f"  {baseline['seconds']:.1f} s, {baseline['pairs']:,} pairs")
+        fresh: dict[str, Any] = {}
+        sums: dict[str, Any] = {}
+        if baseline:
+            say(f"{home.scale}: refresh baseline, a complete --fresh run")
+            home.worker("drop", "--names", *KEPT_BY_FRESH)
+            run = endtoend.end_to_end(home, postgres_url)
+            out["baseline"] = fresh = _full_summary(run)
+            sums = home.worker("checksums")
+            say(f"  {run['seconds']:.1f} s, {run['pairs']:,} pairs")
+        else:
+            out["baseline"] = "the complete run the home held (--from-complete-run)"
         for name in scenarios:
             say(f"{home.scale}: scenario {name}, then enrich run --changed, then --fresh on the same data")
             result = run_scenario(home, postgres_url, name, work / "scenario" / name, fresh, sums)
@@ -184,6 +197,7 @@ def measure(home: Home, postgres_url: str, scenarios: tuple[str, ...] = DEFAULT_
                 f"{run['batches']['E']} batches) vs --fresh {result['full']['seconds']:.1f} s: "
                 f"{result['ratio']:.1%} (target {result['target_percent']}%); tables equal: "
                 f"{result['tables_equal']}; gates: {run['gates_summary'] or run['gates_kind']}")
+            keep(out)
     finally:
         # ctf_events' file is there, so the load replaces all four tables
         out["restore_seconds"] = round(home.enrich("load", str(exports)).seconds, 3)
