@@ -3,8 +3,9 @@ a home's warehouse.
 
 chDB allows one data directory per process at a time, and one process per data directory. The
 `enrich` command and the queries run in the test process (a Python start and dbt's imports cost
-more than most commands on the tiny data), each opening the home's engine and closing it when done,
-so the next command, another home or a subprocess can open it. A command that must die on purpose
+more than most commands on the tiny data). The engine of the home a test queries stays open until
+the test ends, another home is opened, a home is copied or a child process starts (_HeldEngine):
+starting it costs more than most queries. A command that must die on purpose
 (ENRICH_TEST_KILL_AT) runs as a subprocess, as do the tests about process boundaries.
 """
 
@@ -41,10 +42,10 @@ ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127
 # a time (--dist loadfile, in this order: --no-loadscope-reorder), the next one as a worker runs
 # out: a long file started last would leave the other worker idle. Files not named here come after.
 LONGEST_FIRST = (
-    "test_kill_loop.py", "test_runner.py", "test_refresh.py", "test_loader.py", "test_ops.py",
-    "test_reliability.py", "test_gates.py", "test_shards.py", "test_models_d.py", "test_server.py",
-    "test_cluster.py", "test_warehouse_lock.py", "test_report.py", "test_outcomes.py", "test_seed.py",
-    "test_lens.py", "test_adapter.py", "test_cli.py",
+    "test_reliability.py", "test_kill_loop.py", "test_server.py", "test_runner.py", "test_refresh.py",
+    "test_fencing.py", "test_shards.py", "test_models_d.py", "test_gates.py", "test_loader.py",
+    "test_exact_numbers.py", "test_ops.py", "test_cluster.py", "test_warehouse_lock.py",
+    "test_outcomes.py", "test_adapter.py", "test_cli.py", "test_seed.py", "test_lens.py", "test_report.py",
 )
 
 
