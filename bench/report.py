@@ -216,6 +216,13 @@ def _refresh_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                            f"unchanged: {sc['result_parts_unchanged']}")
             ok: bool | None = not why if (judged or why) else None
             rows.append(_row(f"refresh_{name}_{scale}", label, measured, ok, "; ".join(why) + "."))
+        if scale != "reference":
+            # a scenario the run left out is a miss with its reason (results.json's `not_measured`)
+            reasons = found.get("not_measured", {})
+            rows += [_missing(f"refresh_{name}_{scale}", f"refresh at {scale}, {REFRESH_LABELS[name]}: "
+                              f"--changed <= {percent}% of a full run",
+                              reasons.get(name, "this run left the scenario out"))
+                     for name, percent in _targets_at(scale).items() if name not in found["scenarios"]]
     return rows
 
 

@@ -121,9 +121,7 @@ class _Sources:
              "tx_hash": f"concat('0x', lower(hex(SHA256(concat('{tag}', toString({{seed:UInt64}}), "
                         "t.tx_hash, toString(p.k)))))) as tx_hash",
              "block_time": f"{block_time} as block_time"}.get(c, f"t.{c} as {c}") for c in TRADE_COLUMNS)
-        # the picked copies on the right: the engine holds the right side of a join in memory, and
-        # at 100x trades_raw is 88 M rows
-        return (f"select {columns} from {self.trades} as t inner join ({picked}) as p"
+        return (f"select {columns} from ({picked}) as p inner join {self.trades} as t"
                 " on t.tx_hash = p.tx_hash and t.condition_id = p.condition_id order by trade_id")
 
 
@@ -172,13 +170,11 @@ def _day(src: _Sources, out: Path, prepared: Prepared) -> None:
         " order by cityHash64({seed:UInt64}, 'day tx', tx_hash), tx_hash) - 1 as ti"
         f" from ({src.whole_transactions('condition_id in {chosen:Array(String)}')})),"
         " per_condition as (select condition_id, count() as tn from tx group by condition_id),"
-        # a condition's place in `chosen` (indexOf would scan the array once per copy)
-        " places as (select condition_id, place - 1 as ci from (select {chosen:Array(String)} as cs)"
-        "  array join cs as condition_id, arrayEnumerate(cs) as place),"
-        " copies as (select condition_id, r % tn as ti, ci + r * length({chosen:Array(String)}) as k"
-        "  from per_condition inner join places using condition_id array join range({rounds:UInt32}) as r)"
-        " select copies.k as k, tx.tx_hash as tx_hash, tx.condition_id as condition_id from tx"
-        " inner join copies on tx.condition_id = copies.condition_id and tx.ti = copies.ti"
+        " copies as (select condition_id, r % tn as ti,"
+        "  indexOf({chosen:Array(String)}, condition_id) - 1 + r * length({chosen:Array(String)}) as k"
+        "  from per_condition array join range({rounds:UInt32}) as r)"
+        " select copies.k as k, tx.tx_hash as tx_hash, tx.condition_id as condition_id from copies"
+        " inner join tx on tx.condition_id = copies.condition_id and tx.ti = copies.ti"
         " where copies.k < {fills:UInt64}")
     # after every flow of the sources: an hour later, a millisecond apart, in copy order
     at = f"addMilliseconds(addHours({src.newest}, 1), p.k)"
