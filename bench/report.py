@@ -375,10 +375,13 @@ def _status(ok: bool | None) -> str:
     return "n/a" if ok is None else ("pass" if ok else "**miss**")
 
 
+_UNFINISHED = "not recorded (a run stopped before its end keeps the figures written so far)"
+
+
 def _load(results: dict[str, Any]) -> str:
     return (f"Load average (1, 5, 15 min): {results['load_average_start']} at the start, "
-            f"{results['load_average_measuring']} when measuring began, {results['load_average_end']} at "
-            "the end")
+            f"{results['load_average_measuring']} when measuring began, "
+            f"{results.get('load_average_end', _UNFINISHED)} at the end")
 
 
 def _header(results: dict[str, Any]) -> list[str]:
@@ -398,7 +401,8 @@ def _header(results: dict[str, Any]) -> list[str]:
                      f"Versions: {versions}.")
     big = results.get("100x")
     if big:
-        lines.append(f"make bench-100x: {big['started_at']} to {big['finished_at']}, home {big['home']}. "
+        lines.append(f"make bench-100x: {big['started_at']} to {big.get('finished_at', _UNFINISHED)}, "
+                     f"home {big['home']}. "
                      f"{_load(big)}.")
     lines += ["", "| target | measured | result |", "|---|---|---|"]
     lines += [f"| {r['target']} | {r['measured']} | {_status(r['pass'])} |" for r in results["targets"]]
@@ -422,7 +426,8 @@ def _runs(results: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         runs.append(("100x (make bench-100x)", big["end_to_end"]))
     for scale, found in (("reference", ref.get("refresh")), ("10x", ten.get("refresh")),
                          ("100x", big.get("refresh"))):
-        if found:
+        # a baseline is a run's figures, or a sentence when the bench started from a complete run
+        if found and isinstance(found["baseline"], dict):
             runs.append((f"{scale}, refresh baseline (--fresh, upstream tables dropped)", found["baseline"]))
     return runs
 
@@ -476,9 +481,11 @@ def _refresh(results: dict[str, Any]) -> list[str]:
         if not found:
             continue
         base = found["baseline"]
-        lines += ["", f"### {scale}: {found['started_at']} to {found['finished_at']}", "",
-                  f"Baseline: a complete `--fresh` run, {base['seconds']:.1f} s, {base['pairs']:,} pairs. "
-                  f"Load average at the end: {found.get('load_average_end')}.", "",
+        baseline = (f"a complete `--fresh` run, {base['seconds']:.1f} s, {base['pairs']:,} pairs"
+                    if isinstance(base, dict) else base)
+        lines += ["", f"### {scale}: {found['started_at']} to {found.get('finished_at', _UNFINISHED)}", "",
+                  f"Baseline: {baseline}. Load average at the end: "
+                  f"{found.get('load_average_end', _UNFINISHED)}.", "",
                   "| scenario | change | `--changed` s | found | batches D + E | `--fresh` s | ratio | "
                   "target | tables equal | gates after `--changed` | where `--changed` spent it |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
