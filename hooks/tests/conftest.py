@@ -38,8 +38,8 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-# The test files, longest first (pytest --durations). `make test` gives each of two workers a file at
-# a time (--dist loadfile, in this order: --no-loadscope-reorder), the next one as a worker runs
+# The test files, longest first (pytest --durations). `make test` gives each of three workers a file
+# at a time (--dist loadfile, in this order: --no-loadscope-reorder), the next one as a worker runs
 # out: a long file started last would leave the other worker idle. Files not named here come after.
 LONGEST_FIRST = (
     "test_reliability.py", "test_kill_loop.py", "test_server.py", "test_runner.py", "test_refresh.py",
