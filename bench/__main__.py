@@ -134,8 +134,7 @@ def big_suite(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, An
 
         def keep(refresh_figures: dict[str, Any]) -> None:
             # a scenario's figures are written as it ends: a 100x bench runs for hours
-            partial = {**results, "100x": {**out, "refresh": refresh_figures}}
-            (args.out / "results.json").write_text(json.dumps(partial, indent=2, default=str) + "\n")
+            save_figures({**results, "100x": {**out, "refresh": refresh_figures}}, args.out)
 
         # issue 19 at 100x: a day of trading, a batch of resolutions, nothing (not the corrections)
         out["refresh"] = refresh_suite(home, pg_url, args.scenarios_100x, not args.from_complete_run, keep)
@@ -154,8 +153,12 @@ def big_suite(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, An
     return out
 
 
-def write(results: dict[str, Any], out: Path) -> None:
+def save_figures(results: dict[str, Any], out: Path) -> None:
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    save_figures(results, out)
     (out / "RESULTS.md").write_text(report.markdown(results))
 
 
@@ -300,7 +303,7 @@ def only_suite(args: argparse.Namespace, results: dict[str, Any], name: str,
                 suite["seed"] = seeded
                 suite["machine"] = machine.describe()
                 # the figures first: a later scale's failure must not lose this one's
-                (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+                save_figures(results, args.out)
     except BenchError as ex:
         print(f"bench: {ex}", file=sys.stderr)
         return 1
@@ -309,7 +312,7 @@ def only_suite(args: argparse.Namespace, results: dict[str, Any], name: str,
 
 def finish(results: dict[str, Any], out: Path) -> int:
     # the figures first: a fault in the report must not lose a long run's measurements
-    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    save_figures(results, out)
     results["targets"] = report.targets(results)
     write(results, out)
     for row in results["targets"]:

@@ -88,10 +88,12 @@ class DbtSession:
     @property
     def manifest(self) -> Any:
         if self._manifest is None:
-            key = self._parse_key()
+            # the project's files are read once: the key and the saved-parse check both need them
+            digest = project_digest(self._config.project_dir)
+            key = self._parse_key(digest)
             parsed = _PARSES.get(key)
             if parsed is None or not _same_env_vars(parsed):
-                self._forget_stale_partial_parse()
+                self._forget_stale_partial_parse(digest)
                 from dbt.cli.main import dbtRunner
 
                 result = dbtRunner().invoke([*self._global_args(), "parse", *self._base_args()])
@@ -100,16 +102,16 @@ class DbtSession:
             self._manifest = parsed
         return self._manifest
 
-    def _parse_key(self) -> tuple[str, ...]:
+    def _parse_key(self, digest: str) -> tuple[str, ...]:
         """What a parse depends on besides the environment variables the project reads (checked on
-        reuse): the project's files, the target, and the target's settings but the home's path
+        reuse): the project's files (DIGEST), the target, and the target's settings but the home's path
         (no model reads `target.path`) and the password."""
         name, credentials = render_target(self._config.profiles_dir, self._config.target)
         settings = replace(credentials, path="", password="")
-        return (str(self._config.project_dir), project_digest(self._config.project_dir), name,
-                repr(settings), repr(sorted(settings.other.items())))
+        return (str(self._config.project_dir), digest, name, repr(settings),
+                repr(sorted(settings.other.items())))
 
-    def _forget_stale_partial_parse(self) -> None:
+    def _forget_stale_partial_parse(self, digest: str) -> None:
         """Parse from scratch once after the project's files change.
 
         dbt 1.11's partial parsing keeps a singular test's yml `meta` from before its SQL file
@@ -117,7 +119,6 @@ class DbtSession:
         expected values. The saved parse is reused only while the project's files are the ones
         it was made from.
         """
-        digest = project_digest(self._config.project_dir)
         marker = self.target_path / "enrich-project.sha256"
         if marker.exists() and marker.read_text() == digest:
             return

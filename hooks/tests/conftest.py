@@ -248,7 +248,7 @@ class _HeldEngine:
         self.client = None
 
     def client_for(self, home: Path):
-        path = str(Path(home).resolve() / "chdb")
+        path = _engine_path(home)
         if self.path != path:
             self.release()
             from dbt.adapters.chdb.engine import open_chdb_client
@@ -257,9 +257,9 @@ class _HeldEngine:
             self.path = path
         return self.client
 
-    def release_unless(self, home: Path | None) -> None:
-        """Give the engine back unless it is HOME's (None: whichever it is)."""
-        if home is None or self.path != str(Path(home).resolve() / "chdb"):
+    def release_unless(self, home: Path) -> None:
+        """Give the engine back unless it is HOME's."""
+        if self.path != _engine_path(home):
             self.release()
 
     def release(self) -> None:
@@ -269,6 +269,10 @@ class _HeldEngine:
             # a command's client dropped without close() kept the engine open until collected
             if _engine_open_here():
                 gc.collect()
+
+
+def _engine_path(home: Path) -> str:
+    return str(Path(home).resolve() / "chdb")
 
 
 HELD = _HeldEngine()

@@ -141,15 +141,15 @@ def test_a_changed_project_is_parsed_from_scratch_once(tmp_path: Path) -> None:
     saved = session.target_path / "partial_parse.msgpack"
     session.target_path.mkdir(parents=True)
     saved.write_bytes(b"stale")
-    session._forget_stale_partial_parse()
+    session._forget_stale_partial_parse(project_digest(project))
     assert not saved.exists()  # no marker yet: the project is new to this home
     saved.write_bytes(b"current")
-    session._forget_stale_partial_parse()
+    session._forget_stale_partial_parse(project_digest(project))
     assert saved.read_bytes() == b"current"  # same files: the saved parse is kept
     gate = project / "tests" / "gates" / "gate_pnl_nulls.sql"
     gate.write_text(gate.read_text() + "\n-- changed\n")
     before = (session.target_path / "enrich-project.sha256").read_text()
-    session._forget_stale_partial_parse()
+    session._forget_stale_partial_parse(project_digest(project))
     assert not saved.exists() and project_digest(project) != before
 
 
